@@ -1,0 +1,7 @@
+"""`python -m vecflow` is the `vecflow` command."""
+
+import sys
+
+from vecflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""gRPC layer: servicers that translate messages to service calls, interceptors, error mapping."""

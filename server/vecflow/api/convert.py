@@ -1,0 +1,260 @@
+"""Translate storage rows to vecflow.v1 messages and enum values to domain words, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from vecflow.storage import models as m
+from vecflow.v1 import (
+    common_pb2,
+    job_pb2,
+)
+from vecflow.v1 import (
+    knowledge_base_service_pb2 as kb_pb2,
+)
+from vecflow.v1 import (
+    parse_service_pb2 as parse_pb2,
+)
+from vecflow.v1 import (
+    upsertion_task_service_pb2 as task_pb2,
+)
+from vecflow.v1 import (
+    vector_store_service_pb2 as vs_pb2,
+)
+
+
+def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+    if value is None:
+        return None
+    out = struct_pb2.Struct()
+    out.update(value)
+    return out
+
+
+def from_struct(value: struct_pb2.Struct, present: bool = True) -> dict[str, Any] | None:
+    if not present:
+        return None
+    return json_format.MessageToDict(value) or None
+
+
+class EnumWords:
+    """Maps a proto enum (by value prefix) to lowercase domain words and back."""
+
+    def __init__(self, enum: Any, prefix: str) -> None:
+        self.to_word: dict[int, str] = {}
+        self.to_value: dict[str, int] = {}
+        for name, number in enum.items():
+            if number == 0:
+                continue
+            word = name.removeprefix(prefix).lower()
+            self.to_word[number] = word
+            self.to_value[word] = number
+
+    def word(self, value: int) -> str:
+        """Domain word for an enum value; "" for UNSPECIFIED (and unknown values)."""
+        return self.to_word.get(value, "")
+
+    def value(self, word: str) -> int:
+        return self.to_value.get(word, 0)
+
+
+JOB_STATUS = EnumWords(job_pb2.JobStatus, "JOB_STATUS_")
+JOB_OPERATION = EnumWords(job_pb2.JobOperation, "JOB_OPERATION_")
+STEP_STATUS = EnumWords(job_pb2.StepStatus, "STEP_STATUS_")
+PARSE_STATE = EnumWords(kb_pb2.ParseState, "PARSE_STATE_")
+VS_STATUS = EnumWords(vs_pb2.VectorStoreStatus, "VECTOR_STORE_STATUS_")
+VS_FILE_STATUS = EnumWords(vs_pb2.VectorStoreFileStatus, "VECTOR_STORE_FILE_STATUS_")
+BATCH_STATUS = EnumWords(vs_pb2.FileBatchStatus, "FILE_BATCH_STATUS_")
+TASK_STATUS = EnumWords(task_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_")
+COLLECTION = EnumWords(task_pb2.Collection, "COLLECTION_")
+
+
+def job_event(row: m.JobEvent) -> job_pb2.JobHistoryEvent:
+    return job_pb2.JobHistoryEvent(
+        sequence=row.sequence,
+        step=row.step,
+        timestamp=ts(row.timestamp),
+        duration_ms=row.duration_ms,
+        status=STEP_STATUS.value(row.status),
+        details=struct(row.details or {}),
+        job_status=JOB_STATUS.value(row.job_status),
+    )
+
+
+def job(row: m.Job, history: Sequence[m.JobEvent] = ()) -> job_pb2.Job:
+    out = job_pb2.Job(
+        id=row.id,
+        project_id=row.project_id,
+        operation=JOB_OPERATION.value(row.operation),
+        status=JOB_STATUS.value(row.status),
+        created_at=ts(row.created_at),
+        started_at=ts(row.started_at),
+        completed_at=ts(row.completed_at),
+        object="job",
+        source_id=row.source_id,
+        correlation_id=row.correlation_id,
+        result=struct(row.result),
+        history=[job_event(e) for e in history],
+        latest_sequence=row.latest_sequence,
+        updated_at=ts(row.updated_at),
+        attempt=row.attempt,
+        on_behalf_of=row.on_behalf_of,
+    )
+    if row.error_code:
+        out.error.CopyFrom(job_pb2.JobError(code=row.error_code, message=row.error_message))
+    return out
+
+
+def knowledge_base(row: m.KnowledgeBase) -> kb_pb2.KnowledgeBase:
+    return kb_pb2.KnowledgeBase(
+        id=row.id,
+        object="knowledge_base",
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        metadata=struct(row.metadata_),
+        auto_parse=row.auto_parse,
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+        on_behalf_of=row.on_behalf_of,
+    )
+
+
+def directory(row: m.Directory) -> kb_pb2.Directory:
+    return kb_pb2.Directory(id=row.id, kb_id=row.kb_id, path=row.path, name=row.name, created_at=ts(row.created_at))
+
+
+def file(row: m.File) -> kb_pb2.File:
+    out = kb_pb2.File(
+        id=row.id,
+        object="file",
+        uid=row.uid,
+        kb_id=row.kb_id,
+        name=row.name,
+        directory=row.directory,
+        content_type=row.content_type,
+        content_length=row.content_length,
+        metadata=struct(row.metadata_),
+        url=row.url,
+        parse_state=PARSE_STATE.value(row.parse_state),
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+        parse_job_id=row.parse_job_id,
+        parse_result_id=row.parse_result_id,
+        project_id=row.project_id,
+        on_behalf_of=row.on_behalf_of,
+    )
+    if row.parse_error_code:
+        out.parse_error.CopyFrom(common_pb2.ErrorSummary(code=row.parse_error_code, message=row.parse_error_message))
+    return out
+
+
+def parse_result(row: m.ParseResult) -> parse_pb2.ParseResult:
+    return parse_pb2.ParseResult(
+        id=row.id,
+        object="parse_result",
+        file_id=row.file_id,
+        job_id=row.job_id,
+        content_type=row.content_type,
+        pages=row.pages,
+        characters=row.characters,
+        tokens=row.tokens,
+        text_preview=row.text_preview,
+        parser=row.parser,
+        created_at=ts(row.created_at),
+        project_id=row.project_id,
+    )
+
+
+def file_counts(counts: Mapping[str, int]) -> vs_pb2.FileCounts:
+    return vs_pb2.FileCounts(
+        **{k: counts.get(k, 0) for k in ("in_progress", "completed", "failed", "cancelled", "total")}
+    )
+
+
+def vector_store(row: m.VectorStore, counts: Mapping[str, int]) -> vs_pb2.VectorStore:
+    out = vs_pb2.VectorStore(
+        id=row.id,
+        object="vector_store",
+        project_id=row.project_id,
+        name=row.name,
+        metadata=struct(row.metadata_),
+        chunking_strategy=common_pb2.ChunkingStrategy(
+            max_chunk_size_tokens=row.max_chunk_size_tokens, chunk_overlap_tokens=row.chunk_overlap_tokens
+        ),
+        expires_at=ts(row.expires_at),
+        last_active_at=ts(row.last_active_at),
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+        status=VS_STATUS.value("in_progress" if counts.get("in_progress") else row.status),
+        file_counts=file_counts(counts),
+        usage_bytes=row.usage_bytes,
+        embedding_model=row.embedding_model,
+        on_behalf_of=row.on_behalf_of,
+    )
+    if row.expires_after_days:
+        out.expires_after.CopyFrom(vs_pb2.ExpiresAfter(days=row.expires_after_days))
+    return out
+
+
+def vector_store_file(row: m.VectorStoreFile) -> vs_pb2.VectorStoreFile:
+    out = vs_pb2.VectorStoreFile(
+        file_id=row.file_id,
+        object="vector_store.file",
+        vector_store_id=row.vector_store_id,
+        parse_result_id=row.parse_result_id,
+        status=VS_FILE_STATUS.value(row.status),
+        usage_bytes=row.usage_bytes,
+        chunk_count=row.chunk_count,
+        attributes=struct(row.attributes),
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+        batch_id=row.batch_id,
+    )
+    if row.last_error_code:
+        out.last_error.CopyFrom(common_pb2.ErrorSummary(code=row.last_error_code, message=row.last_error_message))
+    return out
+
+
+def file_batch(row: m.FileBatch, counts: Mapping[str, int]) -> vs_pb2.FileBatch:
+    return vs_pb2.FileBatch(
+        id=row.id,
+        object="vector_store.file_batch",
+        created_at=ts(row.created_at),
+        vector_store_id=row.vector_store_id,
+        status=BATCH_STATUS.value(row.status),
+        file_counts=file_counts(counts),
+        job_id=row.job_id,
+        completed_at=ts(row.completed_at),
+    )
+
+
+def upsertion_task(row: m.UpsertionTask, failed: Sequence[m.UpsertionItem]) -> task_pb2.UpsertionTask:
+    return task_pb2.UpsertionTask(
+        id=row.id,
+        object="upsertion_task",
+        project_id=row.project_id,
+        status=TASK_STATUS.value(row.status),
+        collection=COLLECTION.value(row.collection),
+        created_at=ts(row.created_at),
+        updated_at=ts(row.updated_at),
+        failed_items=[
+            task_pb2.FailedItem(object_id=i.object_id, reason=i.error_reason, code=i.error_code) for i in failed
+        ],
+        job_id=row.job_id,
+        total_items=row.total_items,
+        upserted_items=row.upserted_items,
+        text_field=row.text_field,
+    )

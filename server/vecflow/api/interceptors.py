@@ -1,0 +1,207 @@
+"""Server interceptors: request ids, logging and metrics, error mapping, authentication.
+
+Each interceptor wraps the method handler's behaviour, so streaming calls are
+covered for their whole life. Health and reflection (`/grpc.*`) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import grpc
+from grpc.aio import AbortError
+
+from vecflow import errors, metrics
+from vecflow.api import context as call
+from vecflow.api.errors import status_code, to_status
+from vecflow.services.auth import AuthService
+
+log = logging.getLogger("vecflow.rpc")
+
+Around = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.RpcMethodHandler:
+    """A copy of `handler` whose behaviour runs inside `around(method, context)`."""
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with around(method, context):
+                return await inner_uu(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
+    if handler.unary_stream:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with around(method, context):
+                async for item in inner_us(request, context):
+                    yield item
+
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
+    if handler.stream_unary:
+        inner_su = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with around(method, context):
+                return await inner_su(requests, context)
+
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
+    inner_ss = handler.stream_stream
+
+    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async with around(method, context):
+            async for item in inner_ss(requests, context):
+                yield item
+
+    return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
+
+
+class _Wrapping(grpc.aio.ServerInterceptor):
+    """Base: wrap every vecflow method's behaviour in `self.around`."""
+
+    def around(self, method: str, context: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith("/grpc."):
+            return handler
+        return _wrap(handler, details.method, self.around)
+
+
+class RequestContextInterceptor(_Wrapping):
+    """Takes x-request-id (or makes one), exposes it to the call and returns it in trailing metadata."""
+
+    @asynccontextmanager
+    async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        given = _metadata(context).get("x-request-id", "")[:128]
+        request_id = given or uuid.uuid4().hex
+        call.set_state(call.CallState(method=method, request_id=request_id))
+        context.set_trailing_metadata((("x-request-id", request_id),))
+        yield
+
+
+class LoggingMetricsInterceptor(_Wrapping):
+    """One structured log line and the Prometheus series for every call."""
+
+    @asynccontextmanager
+    async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        start = time.perf_counter()
+        streaming = method.endswith(("WatchJob", "UploadFile"))
+        if streaming:
+            metrics.GRPC_STREAMS.labels(method).inc()
+        state = call.state()
+        try:
+            yield
+        except asyncio.CancelledError:
+            if state:
+                state.code = grpc.StatusCode.CANCELLED
+            raise
+        except AbortError:
+            raise
+        except Exception:
+            if state and state.code == grpc.StatusCode.OK:
+                state.code = grpc.StatusCode.UNKNOWN
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            code = state.code if state else grpc.StatusCode.UNKNOWN
+            if streaming:
+                metrics.GRPC_STREAMS.labels(method).dec()
+            metrics.GRPC_CALLS.labels(method, code.name).inc()
+            metrics.GRPC_LATENCY.labels(method).observe(elapsed)
+            principal = state.principal if state else None
+            log.info(
+                "rpc",
+                extra={
+                    "method": method,
+                    "code": code.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": state.request_id if state else "",
+                    "project_id": principal.project_id if principal else "",
+                    "peer": context.peer(),
+                },
+            )
+
+
+class ErrorMappingInterceptor(_Wrapping):
+    """Domain errors become statuses with details; anything unexpected is INTERNAL and logged."""
+
+    @asynccontextmanager
+    async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        state = call.state()
+        try:
+            yield
+        except errors.VecflowError as err:
+            status = to_status(err)
+            if state:
+                state.code = status.code
+            trailing = (*status.trailing_metadata, ("x-request-id", call.request_id()))
+            await context.abort(status.code, status.details, trailing)
+        except (AbortError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", method, extra={"request_id": call.request_id()})
+            if state:
+                state.code = grpc.StatusCode.INTERNAL
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal error; report request id {call.request_id()} to the operator",
+                (("x-request-id", call.request_id()),),
+            )
+
+
+class AuthInterceptor(_Wrapping):
+    """Authenticates with `x-api-key` or `authorization: Bearer`, checks x-selected-account-id,
+    and records x-on-behalf-of on the call."""
+
+    def __init__(self, auth: AuthService) -> None:
+        self.auth = auth
+
+    @asynccontextmanager
+    async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        md = _metadata(context)
+        secret = md.get("x-api-key", "")
+        bearer = md.get("authorization", "")
+        if not secret and bearer:
+            scheme, _, token = bearer.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise errors.Unauthenticated(
+                    "the authorization header must be 'Bearer <api key>'", reason="AUTHORIZATION_MALFORMED"
+                )
+            secret = token.strip()
+        principal = await self.auth.authenticate(
+            secret, selected_account=md.get("x-selected-account-id", ""), on_behalf_of=md.get("x-on-behalf-of", "")
+        )
+        state = call.state()
+        if state is not None:
+            state.principal = principal
+        yield
+
+
+def default_interceptors(auth: AuthService) -> list[grpc.aio.ServerInterceptor]:
+    """Outermost first: request id → logging/metrics → error mapping → authentication."""
+    return [RequestContextInterceptor(), LoggingMetricsInterceptor(), ErrorMappingInterceptor(), AuthInterceptor(auth)]
+
+
+__all__ = ["default_interceptors", "status_code"]

@@ -1,0 +1,121 @@
+"""vecflow.v1.KnowledgeBaseService handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from vecflow import validation
+from vecflow.api import context as call
+from vecflow.api import convert
+from vecflow.api.common import idempotent, not_yet
+from vecflow.errors import InvalidArgument
+from vecflow.services.idempotency import IdempotencyService
+from vecflow.services.knowledge_bases import KnowledgeBaseService
+from vecflow.v1 import knowledge_base_service_pb2 as pb
+from vecflow.v1 import knowledge_base_service_pb2_grpc as rpc
+
+Ctx = grpc.aio.ServicerContext
+
+
+class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
+    def __init__(self, kbs: KnowledgeBaseService, idempotency: IdempotencyService) -> None:
+        self.kbs = kbs
+        self.idempotency = idempotency
+
+    async def CreateKnowledgeBase(
+        self, request: pb.CreateKnowledgeBaseRequest, context: Ctx
+    ) -> pb.CreateKnowledgeBaseResponse:
+        async def produce() -> pb.CreateKnowledgeBaseResponse:
+            kb = await self.kbs.create(
+                call.principal(),
+                name=request.name,
+                description=request.description,
+                metadata=convert.from_struct(request.metadata, request.HasField("metadata")),
+                auto_parse=request.auto_parse if request.HasField("auto_parse") else True,
+            )
+            return pb.CreateKnowledgeBaseResponse(knowledge_base=convert.knowledge_base(kb))
+
+        return await idempotent(
+            self.idempotency, "CreateKnowledgeBase", request, pb.CreateKnowledgeBaseResponse, produce
+        )
+
+    async def GetKnowledgeBase(self, request: pb.GetKnowledgeBaseRequest, context: Ctx) -> pb.GetKnowledgeBaseResponse:
+        kb = await self.kbs.get(call.principal(), request.kb_id)
+        return pb.GetKnowledgeBaseResponse(knowledge_base=convert.knowledge_base(kb))
+
+    async def ListKnowledgeBases(
+        self, request: pb.ListKnowledgeBasesRequest, context: Ctx
+    ) -> pb.ListKnowledgeBasesResponse:
+        rows, token = await self.kbs.list(call.principal(), request.page_size, request.page_token)
+        return pb.ListKnowledgeBasesResponse(
+            knowledge_bases=[convert.knowledge_base(r) for r in rows], next_page_token=token
+        )
+
+    async def DeleteKnowledgeBase(
+        self, request: pb.DeleteKnowledgeBaseRequest, context: Ctx
+    ) -> pb.DeleteKnowledgeBaseResponse:
+        async def produce() -> pb.DeleteKnowledgeBaseResponse:
+            await self.kbs.delete(call.principal(), request.kb_id)
+            return pb.DeleteKnowledgeBaseResponse(kb_id=request.kb_id)
+
+        return await idempotent(
+            self.idempotency, "DeleteKnowledgeBase", request, pb.DeleteKnowledgeBaseResponse, produce
+        )
+
+    async def UploadFile(
+        self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: Ctx
+    ) -> pb.UploadFileResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or not first.HasField("metadata"):
+            raise InvalidArgument.field("metadata", "the first message of an upload must carry metadata")
+        meta = first.metadata
+        validation.required("metadata.kb_id", meta.kb_id)
+        await self.kbs.get(call.principal(), meta.kb_id)
+        raise not_yet("KnowledgeBaseService/UploadFile", "document pipeline")
+
+    async def GetFile(self, request: pb.GetFileRequest, context: Ctx) -> pb.GetFileResponse:
+        row = await self.kbs.get_file(call.principal(), request.file_id)
+        return pb.GetFileResponse(file=convert.file(row))
+
+    async def ListFiles(self, request: pb.ListFilesRequest, context: Ctx) -> pb.ListFilesResponse:
+        rows, token = await self.kbs.list_files(
+            call.principal(),
+            request.kb_id,
+            request.directory,
+            request.recursive,
+            convert.PARSE_STATE.word(request.parse_state),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListFilesResponse(files=[convert.file(r) for r in rows], next_page_token=token)
+
+    async def DeleteFile(self, request: pb.DeleteFileRequest, context: Ctx) -> pb.DeleteFileResponse:
+        async def produce() -> pb.DeleteFileResponse:
+            await self.kbs.delete_file(call.principal(), request.file_id)
+            return pb.DeleteFileResponse(file_id=request.file_id)
+
+        return await idempotent(self.idempotency, "DeleteFile", request, pb.DeleteFileResponse, produce)
+
+    async def CreateDirectory(self, request: pb.CreateDirectoryRequest, context: Ctx) -> pb.CreateDirectoryResponse:
+        async def produce() -> pb.CreateDirectoryResponse:
+            row = await self.kbs.create_directory(call.principal(), request.kb_id, request.path, request.create_parents)
+            return pb.CreateDirectoryResponse(directory=convert.directory(row))
+
+        return await idempotent(self.idempotency, "CreateDirectory", request, pb.CreateDirectoryResponse, produce)
+
+    async def ListDirectories(self, request: pb.ListDirectoriesRequest, context: Ctx) -> pb.ListDirectoriesResponse:
+        rows, token = await self.kbs.list_directories(
+            call.principal(), request.kb_id, request.parent, request.page_size, request.page_token
+        )
+        return pb.ListDirectoriesResponse(directories=[convert.directory(r) for r in rows], next_page_token=token)
+
+    async def DeleteDirectory(self, request: pb.DeleteDirectoryRequest, context: Ctx) -> pb.DeleteDirectoryResponse:
+        async def produce() -> pb.DeleteDirectoryResponse:
+            files, dirs = await self.kbs.delete_directory(
+                call.principal(), request.kb_id, request.path, request.recursive
+            )
+            return pb.DeleteDirectoryResponse(deleted_files=files, deleted_directories=dirs)
+
+        return await idempotent(self.idempotency, "DeleteDirectory", request, pb.DeleteDirectoryResponse, produce)

@@ -1,0 +1,144 @@
+"""The composition root: settings → database → services → gRPC server, and its lifecycle."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vecflow.api.interceptors import default_interceptors
+from vecflow.api.jobs import JobServicer
+from vecflow.api.knowledge_bases import KnowledgeBaseServicer
+from vecflow.api.parse import ParseServicer
+from vecflow.api.upsertion_tasks import UpsertionTaskServicer
+from vecflow.api.vector_stores import VectorStoreServicer
+from vecflow.config import Settings
+from vecflow.metrics import MetricsServer
+from vecflow.services.auth import AuthService, IssuedKey
+from vecflow.services.idempotency import IdempotencyService
+from vecflow.services.jobs import JobQueryService
+from vecflow.services.knowledge_bases import KnowledgeBaseService
+from vecflow.services.parse import ParseResultService
+from vecflow.services.upsertion_tasks import UpsertionTaskService
+from vecflow.services.vector_stores import VectorStoreService
+from vecflow.storage import migrate
+from vecflow.storage.db import Database
+from vecflow.v1 import (
+    job_service_pb2,
+    job_service_pb2_grpc,
+    knowledge_base_service_pb2,
+    knowledge_base_service_pb2_grpc,
+    parse_service_pb2,
+    parse_service_pb2_grpc,
+    upsertion_task_service_pb2,
+    upsertion_task_service_pb2_grpc,
+    vector_store_service_pb2,
+    vector_store_service_pb2_grpc,
+)
+
+log = logging.getLogger("vecflow.app")
+
+SERVICE_NAMES = (
+    job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    knowledge_base_service_pb2.DESCRIPTOR.services_by_name["KnowledgeBaseService"].full_name,
+    parse_service_pb2.DESCRIPTOR.services_by_name["ParseService"].full_name,
+    vector_store_service_pb2.DESCRIPTOR.services_by_name["VectorStoreService"].full_name,
+    upsertion_task_service_pb2.DESCRIPTOR.services_by_name["UpsertionTaskService"].full_name,
+)
+
+
+class App:
+    """One vecflow server process: start() binds and serves, stop() drains and closes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.auth = AuthService(self.db, cache_seconds=settings.auth_cache_seconds)
+        self.idempotency = IdempotencyService(self.db, settings.idempotency_ttl_seconds)
+        self.knowledge_bases = KnowledgeBaseService(self.db)
+        self.vector_stores = VectorStoreService(self.db)
+        self.jobs = JobQueryService(self.db)
+        self.parse_results = ParseResultService(self.db)
+        self.upsertion_tasks = UpsertionTaskService(self.db)
+        self.health = health.aio.HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.metrics: MetricsServer | None = None
+        self.port = 0
+        self.bootstrap_key: IssuedKey | None = None
+
+    async def prepare_storage(self) -> None:
+        """Create the data directory, migrate the schema, and bootstrap an empty database."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(self.db)
+        self.bootstrap_key = await self.auth.bootstrap(self.settings.bootstrap_api_key)
+
+    async def start(self) -> int:
+        """Serve on the configured address; returns the bound port."""
+        await self.prepare_storage()
+        limit = self.settings.max_message_bytes
+        server = grpc.aio.server(
+            interceptors=default_interceptors(self.auth),
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.jobs), server)
+        knowledge_base_service_pb2_grpc.add_KnowledgeBaseServiceServicer_to_server(
+            KnowledgeBaseServicer(self.knowledge_bases, self.idempotency), server
+        )
+        parse_service_pb2_grpc.add_ParseServiceServicer_to_server(ParseServicer(self.parse_results), server)
+        vector_store_service_pb2_grpc.add_VectorStoreServiceServicer_to_server(
+            VectorStoreServicer(self.vector_stores, self.idempotency), server
+        )
+        upsertion_task_service_pb2_grpc.add_UpsertionTaskServiceServicer_to_server(
+            UpsertionTaskServicer(self.upsertion_tasks), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+        self.port = server.add_insecure_port(self.settings.listen_address)
+        if self.port == 0:
+            raise RuntimeError(f"could not bind {self.settings.listen_address}")
+        await server.start()
+        self.server = server
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.settings.metrics_address:
+            self.metrics = MetricsServer(self.settings.metrics_address)
+        log.info(
+            "serving",
+            extra={
+                "address": self.address,
+                "data_dir": str(self.settings.data_dir.resolve()),
+                "metrics_port": self.metrics.port if self.metrics else None,
+            },
+        )
+        return self.port
+
+    @property
+    def address(self) -> str:
+        host = self.settings.listen_address.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Flip health to NOT_SERVING, let in-flight calls finish within the grace period, then close."""
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace)
+            self.server = None
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+        await self.db.dispose()
+        log.info("stopped")
+
+    async def wait(self) -> None:
+        if self.server is not None:
+            await self.server.wait_for_termination()

@@ -1,0 +1,99 @@
+"""Typed server settings, read once from VECFLOW_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A VECFLOW_* variable has a value the server cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _address(env: Mapping[str, str], name: str, default: str, allow_empty: bool = False) -> str:
+    value = env.get(name, default).strip()
+    if allow_empty and value == "":
+        return ""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{name}={value!r} must look like host:port, for example 127.0.0.1:50051")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be configured with. Build it with `Settings.from_env()`."""
+
+    listen_address: str = "127.0.0.1:50051"
+    data_dir: Path = field(default_factory=lambda: Path("vecflow-data"))
+    database_url: str = ""
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    metrics_address: str = "127.0.0.1:9464"
+    bootstrap_api_key: str = ""
+    max_upload_bytes: int = 512 * MIB
+    max_message_bytes: int = 8 * MIB
+    shutdown_grace_seconds: float = 10.0
+    auth_cache_seconds: float = 10.0
+    idempotency_ttl_seconds: int = 24 * 3600
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            db = (self.data_dir / "vecflow.db").resolve()
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{db}")
+        if not self.milvus_uri:
+            object.__setattr__(self, "milvus_uri", str((self.data_dir / "milvus.db").resolve()))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read VECFLOW_* variables (see README, "Configuration"); keyword overrides win."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "listen_address": _address(env, "VECFLOW_LISTEN_ADDRESS", "127.0.0.1:50051"),
+            "data_dir": Path(env.get("VECFLOW_DATA_DIR") or "vecflow-data"),
+            "database_url": env.get("VECFLOW_DATABASE_URL", ""),
+            "milvus_uri": env.get("VECFLOW_MILVUS_URI", ""),
+            "milvus_token": env.get("VECFLOW_MILVUS_TOKEN", ""),
+            "metrics_address": _address(env, "VECFLOW_METRICS_ADDRESS", "127.0.0.1:9464", allow_empty=True),
+            "bootstrap_api_key": env.get("VECFLOW_BOOTSTRAP_API_KEY", ""),
+            "max_upload_bytes": _int(env, "VECFLOW_MAX_UPLOAD_BYTES", 512 * MIB, minimum=1),
+            "max_message_bytes": _int(env, "VECFLOW_MAX_MESSAGE_BYTES", 8 * MIB, minimum=64 * 1024),
+            "shutdown_grace_seconds": _float(env, "VECFLOW_SHUTDOWN_GRACE_SECONDS", 10.0),
+            "auth_cache_seconds": _float(env, "VECFLOW_AUTH_CACHE_SECONDS", 10.0),
+            "idempotency_ttl_seconds": _int(env, "VECFLOW_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60),
+            "log_level": env.get("VECFLOW_LOG_LEVEL", "INFO").upper(),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Domain services: validation, tenancy and orchestration, with no gRPC imports."""

@@ -1,0 +1,64 @@
+"""Reading jobs and their history, tenant-scoped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from vecflow import validation as v
+from vecflow.errors import NotFound
+from vecflow.services.auth import Principal
+from vecflow.storage import models as m
+from vecflow.storage import paging
+from vecflow.storage import repositories as repo
+from vecflow.storage.db import Database
+
+STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+OPERATIONS = ("parse", "extract", "vector_store", "chunk", "upsert", "file_batch")
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class JobQueryService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, caller: Principal, job_id: str) -> tuple[m.Job, Sequence[m.JobEvent]]:
+        v.required("job_id", job_id)
+        async with self.db.read_session() as s:
+            job = await repo.get_owned(s, m.Job, caller.project_id, job_id)
+            if job is None:
+                raise NotFound.resource("job", job_id)
+            return job, await repo.job_history(s, job.id)
+
+    async def require(self, caller: Principal, job_id: str) -> m.Job:
+        v.required("job_id", job_id)
+        async with self.db.read_session() as s:
+            job = await repo.get_owned(s, m.Job, caller.project_id, job_id)
+        if job is None:
+            raise NotFound.resource("job", job_id)
+        return job
+
+    async def list(
+        self,
+        caller: Principal,
+        page_size: int,
+        page_token: str,
+        status: str = "",
+        operation: str = "",
+        source_id: str = "",
+        correlation_id: str = "",
+    ) -> tuple[Sequence[m.Job], str]:
+        size = paging.page_size(page_size)
+        stmt = select(m.Job).where(m.Job.project_id == caller.project_id)
+        if status:
+            stmt = stmt.where(m.Job.status == status)
+        if operation:
+            stmt = stmt.where(m.Job.operation == operation)
+        if source_id:
+            stmt = stmt.where(m.Job.source_id == source_id)
+        if correlation_id:
+            stmt = stmt.where(m.Job.correlation_id == correlation_id)
+        filters = {"kind": "jobs", "s": status, "o": operation, "src": source_id, "c": correlation_id}
+        async with self.db.read_session() as s:
+            return await repo.page_newest_first(s, stmt, m.Job, size, page_token, filters)

@@ -1,0 +1,1 @@
+"""Alembic migrations; `vecflow.storage.migrate.upgrade()` applies them."""

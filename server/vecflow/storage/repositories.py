@@ -1,0 +1,140 @@
+"""Tenant-scoped queries. Every lookup filters on project_id, so a foreign id reads as missing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vecflow.storage import models as m
+from vecflow.storage import paging
+
+T = TypeVar("T", bound=m.Base)
+
+
+async def get_owned(session: AsyncSession, model: type[T], project_id: str, resource_id: str) -> T | None:
+    """The row with this id if it belongs to the project, else None."""
+    if not resource_id:
+        return None
+    row = await session.get(model, resource_id)
+    if row is None or getattr(row, "project_id", None) != project_id:
+        return None
+    return row
+
+
+async def page_newest_first(
+    session: AsyncSession,
+    stmt: Select[Any],
+    model: Any,
+    size: int,
+    token: str,
+    filters: dict[str, Any],
+) -> tuple[Sequence[Any], str]:
+    """One page of `stmt` ordered by (created_at, id) descending, with the next page's token."""
+    after = paging.decode(token, filters)
+    if after is not None:
+        created = datetime.fromisoformat(after[0])
+        stmt = stmt.where(or_(model.created_at < created, and_(model.created_at == created, model.id < after[1])))
+    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(size + 1)
+    rows = list((await session.scalars(stmt)).all())
+    next_token = ""
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_token = paging.encode([last.created_at.isoformat(), last.id], filters)
+    return rows, next_token
+
+
+async def page_by_key(
+    session: AsyncSession,
+    stmt: Select[Any],
+    keys: Sequence[Any],
+    size: int,
+    token: str,
+    filters: dict[str, Any],
+) -> tuple[Sequence[Any], str]:
+    """One page of `stmt` ordered ascending by string `keys` (for name-ordered listings)."""
+    after = paging.decode(token, filters)
+    if after is not None:
+        if len(after) != len(keys):
+            after = None
+        else:
+            clauses = []
+            for i in range(len(keys)):
+                eq = [keys[j] == after[j] for j in range(i)]
+                clauses.append(and_(*eq, keys[i] > after[i]))
+            stmt = stmt.where(or_(*clauses))
+    stmt = stmt.order_by(*keys).limit(size + 1)
+    rows = list((await session.scalars(stmt)).all())
+    next_token = ""
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_token = paging.encode([getattr(last, k.key) for k in keys], filters)
+    return rows, next_token
+
+
+async def name_taken(session: AsyncSession, kb_id: str, directory: str, name: str) -> str | None:
+    """'file' or 'directory' when that name is used in that directory (one shared namespace)."""
+    path = f"{directory}/{name}" if directory else name
+    if await session.scalar(select(m.Directory.id).where(m.Directory.kb_id == kb_id, m.Directory.path == path)):
+        return "directory"
+    if await session.scalar(
+        select(m.File.id).where(m.File.kb_id == kb_id, m.File.directory == directory, m.File.name == name)
+    ):
+        return "file"
+    return None
+
+
+async def directory_exists(session: AsyncSession, kb_id: str, path: str) -> bool:
+    if path == "":
+        return True
+    found = await session.scalar(select(m.Directory.id).where(m.Directory.kb_id == kb_id, m.Directory.path == path))
+    return found is not None
+
+
+async def delete_tree(session: AsyncSession, kb_id: str, path: str) -> tuple[int, int]:
+    """Delete a directory, everything below it, and its files; returns (files, directories)."""
+    prefix = path + "/"
+    in_tree_dir = or_(m.Directory.path == path, m.Directory.path.startswith(prefix, autoescape=True))
+    in_tree_file = or_(m.File.directory == path, m.File.directory.startswith(prefix, autoescape=True))
+    files = await session.scalar(select(func.count()).select_from(m.File).where(m.File.kb_id == kb_id, in_tree_file))
+    dirs = await session.scalar(
+        select(func.count()).select_from(m.Directory).where(m.Directory.kb_id == kb_id, in_tree_dir)
+    )
+    await session.execute(delete(m.File).where(m.File.kb_id == kb_id, in_tree_file))
+    await session.execute(delete(m.Directory).where(m.Directory.kb_id == kb_id, in_tree_dir))
+    return int(files or 0), int(dirs or 0)
+
+
+async def directory_is_empty(session: AsyncSession, kb_id: str, path: str) -> bool:
+    prefix = path + "/"
+    child_dir = await session.scalar(
+        select(m.Directory.id).where(m.Directory.kb_id == kb_id, m.Directory.path.startswith(prefix, autoescape=True))
+    )
+    child_file = await session.scalar(select(m.File.id).where(m.File.kb_id == kb_id, m.File.directory == path))
+    return child_dir is None and child_file is None
+
+
+async def file_counts(session: AsyncSession, vector_store_id: str, batch_id: str = "") -> dict[str, int]:
+    """Counts of a store's (or one batch's) files by status, plus total."""
+    stmt = select(m.VectorStoreFile.status, func.count()).where(m.VectorStoreFile.vector_store_id == vector_store_id)
+    if batch_id:
+        stmt = stmt.where(m.VectorStoreFile.batch_id == batch_id)
+    counts = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    for status, count in (await session.execute(stmt.group_by(m.VectorStoreFile.status))).all():
+        counts[status] = counts.get(status, 0) + int(count)
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+async def job_history(session: AsyncSession, job_id: str, after_sequence: int = 0) -> Sequence[m.JobEvent]:
+    stmt = (
+        select(m.JobEvent)
+        .where(m.JobEvent.job_id == job_id, m.JobEvent.sequence > after_sequence)
+        .order_by(m.JobEvent.sequence)
+    )
+    return (await session.scalars(stmt)).all()

@@ -1,0 +1,92 @@
+"""Shared input checks for names, paths, ids and JSON metadata; each raises InvalidArgument."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from vecflow.errors import InvalidArgument
+
+MAX_NAME = 256
+MAX_SEGMENT = 255
+MAX_PATH = 1024
+MAX_DESCRIPTION = 4096
+MAX_METADATA_BYTES = 16 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def required(field: str, value: str) -> str:
+    if not value:
+        raise InvalidArgument.field(field, "is required")
+    return value
+
+
+def display_name(field: str, value: str, maximum: int = MAX_NAME) -> str:
+    """A human-chosen name: 1–maximum characters, no control characters, not blank."""
+    if not value or not value.strip():
+        raise InvalidArgument.field(field, "is required and must not be blank")
+    if len(value) > maximum:
+        raise InvalidArgument.field(field, f"must be at most {maximum} characters, got {len(value)}")
+    if _CONTROL.search(value):
+        raise InvalidArgument.field(field, "must not contain control characters")
+    return value
+
+
+def text(field: str, value: str, maximum: int) -> str:
+    if len(value) > maximum:
+        raise InvalidArgument.field(field, f"must be at most {maximum} characters, got {len(value)}")
+    return value
+
+
+def path_segment(field: str, value: str) -> str:
+    """One file or directory name: no "/", not "." or "..", 1–255 characters."""
+    if not value:
+        raise InvalidArgument.field(field, "is required")
+    if "/" in value or "\\" in value:
+        raise InvalidArgument.field(field, "must not contain '/' or '\\'", reason="INVALID_PATH")
+    if value in (".", ".."):
+        raise InvalidArgument.field(field, "must not be '.' or '..'", reason="INVALID_PATH")
+    if len(value) > MAX_SEGMENT:
+        raise InvalidArgument.field(field, f"must be at most {MAX_SEGMENT} characters", reason="INVALID_PATH")
+    if _CONTROL.search(value):
+        raise InvalidArgument.field(field, "must not contain control characters", reason="INVALID_PATH")
+    return value
+
+
+def directory_path(field: str, value: str, allow_root: bool = True) -> str:
+    """A directory path like "docs/reports"; "" is the root. Leading/trailing "/" are tolerated."""
+    stripped = value.strip("/")
+    if not stripped:
+        if allow_root:
+            return ""
+        raise InvalidArgument.field(field, "is required (the root cannot be created or deleted)", reason="INVALID_PATH")
+    if len(stripped) > MAX_PATH:
+        raise InvalidArgument.field(field, f"must be at most {MAX_PATH} characters", reason="INVALID_PATH")
+    for segment in stripped.split("/"):
+        if segment == "":
+            raise InvalidArgument.field(field, "must not contain empty segments ('//')", reason="INVALID_PATH")
+        path_segment(field, segment)
+    return stripped
+
+
+def metadata(field: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise InvalidArgument.field(field, f"must serialize to at most {MAX_METADATA_BYTES} bytes of JSON, got {size}")
+    return value
+
+
+def request_id(value: str) -> str:
+    """An optional AIP-155 request id; when given it must be a UUID."""
+    if not value:
+        return ""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument.field(
+            "request_id", "must be a UUID such as 7c9e6679-7425-40de-944b-e07fc1f90ae7"
+        ) from None
