@@ -29,13 +29,21 @@ def generate(out_root: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE).glob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}", f"-I{well_known}",
-        f"--python_out={out_root}", f"--pyi_out={out_root}",
-        f"--grpc_python_out={out_root}", f"--mypy_grpc_out={out_root}",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={out_root}",
+        f"--pyi_out={out_root}",
+        f"--grpc_python_out={out_root}",
+        f"--mypy_grpc_out={out_root}",
         *protos,
     ]
-    subprocess.run(cmd, check=True, cwd=PROTO_ROOT)
+    done = subprocess.run(cmd, cwd=PROTO_ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"protoc failed with exit code {done.returncode}")
     (out_root / PACKAGE / "__init__.py").write_text(INIT_TEXT)
 
 
@@ -59,10 +67,14 @@ def main() -> int:
         tmp_root = Path(tmp)
         (tmp_root / PACKAGE).mkdir(parents=True)
         generate(tmp_root)
-        fresh, committed = generated_files(tmp_root), generated_files(OUT_ROOT) if (OUT_ROOT / PACKAGE).exists() else set()
+        fresh, committed = (
+            generated_files(tmp_root),
+            generated_files(OUT_ROOT) if (OUT_ROOT / PACKAGE).exists() else set(),
+        )
         drift = sorted(fresh ^ committed)
         drift += sorted(
-            name for name in fresh & committed
+            name
+            for name in fresh & committed
             if not filecmp.cmp(tmp_root / PACKAGE / name, OUT_ROOT / PACKAGE / name, shallow=False)
         )
     if drift:

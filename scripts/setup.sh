@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything vecflow needs into ./.venv (Python) and ./node_modules (buf), from nothing.
+# Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+
+if command -v npm >/dev/null 2>&1; then
+  npm install --no-audit --no-fund --loglevel=error >/dev/null
+else
+  echo "setup: npm not found; buf (proto lint, buf curl) is skipped" >&2
+fi
+echo "setup: done (.venv/bin/vecflow is ready)"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole check: proto lint, stub drift, Python lint, then the test suite.
+# PostgreSQL tests run when VECFLOW_TEST_POSTGRES_URL is set
+# (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test) and are skipped otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -x node_modules/.bin/buf ]; then
+  echo "== buf lint"
+  node_modules/.bin/buf lint
+else
+  echo "== buf lint skipped: run scripts/setup.sh with npm available" >&2
+fi
+echo "== generated stubs match proto/"
+.venv/bin/python scripts/gen_protos.py --check
+echo "== ruff"
+.venv/bin/ruff check server tests scripts
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
