@@ -264,3 +264,21 @@ def error_details(err: grpc.aio.AioRpcError) -> dict[str, Any]:
                 detail.Unpack(bad)
                 out["violations"] = [(v.field, v.description) for v in bad.field_violations]
     return out
+
+
+JOB_SETTINGS: dict[str, Any] = {
+    "job_plugins": ("job_plugins:register",),
+    "job_lease_seconds": 1.5,
+    "job_poll_seconds": 0.1,
+    "watch_heartbeat_seconds": 0.3,
+}
+
+
+@pytest.fixture
+async def job_server(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Server]:
+    """A server running the test job handlers (tests/job_plugins.py) with short leases."""
+    srv = await start_server(tmp_path, sqlite_url, **JOB_SETTINGS)
+    try:
+        yield srv
+    finally:
+        await srv.close()

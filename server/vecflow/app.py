@@ -15,6 +15,11 @@ from vecflow.api.parse import ParseServicer
 from vecflow.api.upsertion_tasks import UpsertionTaskServicer
 from vecflow.api.vector_stores import VectorStoreServicer
 from vecflow.config import Settings
+from vecflow.jobs import plugins
+from vecflow.jobs.engine import EngineSettings, JobEngine
+from vecflow.jobs.eventlog import EventLog
+from vecflow.jobs.hub import WatchHub
+from vecflow.jobs.watch import JobWatcher
 from vecflow.metrics import MetricsServer
 from vecflow.services.auth import AuthService, IssuedKey
 from vecflow.services.idempotency import IdempotencyService
@@ -60,6 +65,19 @@ class App:
         self.knowledge_bases = KnowledgeBaseService(self.db)
         self.vector_stores = VectorStoreService(self.db)
         self.jobs = JobQueryService(self.db)
+        self.hub = WatchHub(settings.watch_queue_size)
+        self.events = EventLog(self.db, self.hub, settings.job_history_limit)
+        self.engine = JobEngine(
+            self.events,
+            EngineSettings(
+                workers=settings.workers,
+                lease_seconds=settings.job_lease_seconds,
+                poll_seconds=settings.job_poll_seconds,
+                shutdown_grace_seconds=settings.shutdown_grace_seconds,
+            ),
+        )
+        self.watcher = JobWatcher(self.events, self.hub, settings.watch_heartbeat_seconds)
+        plugins.load(self.engine, settings.job_plugins)
         self.parse_results = ParseResultService(self.db)
         self.upsertion_tasks = UpsertionTaskService(self.db)
         self.health = health.aio.HealthServicer()
@@ -86,7 +104,12 @@ class App:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        job_service_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(self.jobs), server)
+        job_service_pb2_grpc.add_JobServiceServicer_to_server(
+            JobServicer(
+                self.jobs, self.engine, self.watcher, self.idempotency, self.settings.watch_write_timeout_seconds
+            ),
+            server,
+        )
         knowledge_base_service_pb2_grpc.add_KnowledgeBaseServiceServicer_to_server(
             KnowledgeBaseServicer(self.knowledge_bases, self.idempotency), server
         )
@@ -107,6 +130,7 @@ class App:
             raise RuntimeError(f"could not bind {self.settings.listen_address}")
         await server.start()
         self.server = server
+        await self.engine.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.metrics_address:
@@ -133,6 +157,7 @@ class App:
         if self.server is not None:
             await self.server.stop(grace)
             self.server = None
+        await self.engine.stop(grace)
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None

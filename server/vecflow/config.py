@@ -67,6 +67,14 @@ class Settings:
     auth_cache_seconds: float = 10.0
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "INFO"
+    workers: int = 4
+    job_lease_seconds: float = 30.0
+    job_poll_seconds: float = 1.0
+    job_history_limit: int = 100_000
+    job_plugins: tuple[str, ...] = ()
+    watch_heartbeat_seconds: float = 5.0
+    watch_queue_size: int = 1024
+    watch_write_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -94,6 +102,14 @@ class Settings:
             "auth_cache_seconds": _float(env, "VECFLOW_AUTH_CACHE_SECONDS", 10.0),
             "idempotency_ttl_seconds": _int(env, "VECFLOW_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60),
             "log_level": env.get("VECFLOW_LOG_LEVEL", "INFO").upper(),
+            "workers": _int(env, "VECFLOW_WORKERS", 4, minimum=1),
+            "job_lease_seconds": _float(env, "VECFLOW_JOB_LEASE_SECONDS", 30.0, minimum=0.3),
+            "job_poll_seconds": _float(env, "VECFLOW_JOB_POLL_SECONDS", 1.0, minimum=0.05),
+            "job_history_limit": _int(env, "VECFLOW_JOB_HISTORY_LIMIT", 100_000, minimum=10),
+            "job_plugins": tuple(p.strip() for p in env.get("VECFLOW_JOB_PLUGINS", "").split(",") if p.strip()),
+            "watch_heartbeat_seconds": _float(env, "VECFLOW_WATCH_HEARTBEAT_SECONDS", 5.0, minimum=0.05),
+            "watch_queue_size": _int(env, "VECFLOW_WATCH_QUEUE_SIZE", 1024, minimum=8),
+            "watch_write_timeout_seconds": _float(env, "VECFLOW_WATCH_WRITE_TIMEOUT_SECONDS", 30.0, minimum=0.1),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

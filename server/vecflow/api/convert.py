@@ -8,10 +8,13 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from vecflow.jobs.records import EventRecord
+from vecflow.jobs.watch import Heartbeat
 from vecflow.storage import models as m
 from vecflow.v1 import (
     common_pb2,
     job_pb2,
+    job_service_pb2,
 )
 from vecflow.v1 import (
     knowledge_base_service_pb2 as kb_pb2,
@@ -90,6 +93,35 @@ def job_event(row: m.JobEvent) -> job_pb2.JobHistoryEvent:
         status=STEP_STATUS.value(row.status),
         details=struct(row.details or {}),
         job_status=JOB_STATUS.value(row.job_status),
+    )
+
+
+def event_record(record: EventRecord) -> job_service_pb2.WatchJobResponse:
+    """The WatchJob message for a committed event, built once and shared by every watcher."""
+    cached = record.cache.get("watch")
+    if cached is None:
+        cached = job_service_pb2.WatchJobResponse(
+            event=job_pb2.JobHistoryEvent(
+                sequence=record.sequence,
+                step=record.step,
+                timestamp=ts(record.timestamp),
+                duration_ms=record.duration_ms,
+                status=STEP_STATUS.value(record.status),
+                details=struct(record.details),
+                job_status=JOB_STATUS.value(record.job_status),
+            )
+        )
+        record.cache["watch"] = cached
+    return cached
+
+
+def heartbeat(beat: Heartbeat) -> job_service_pb2.WatchJobResponse:
+    return job_service_pb2.WatchJobResponse(
+        heartbeat=job_service_pb2.WatchJobHeartbeat(
+            latest_sequence=beat.latest_sequence,
+            job_status=JOB_STATUS.value(beat.job_status),
+            timestamp=ts(beat.timestamp),
+        )
     )
 
 

@@ -7,6 +7,7 @@ covered for their whole life. Health and reflection (`/grpc.*`) pass through unt
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 import uuid
@@ -47,6 +48,13 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.R
         return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
     if handler.unary_stream:
         inner_us = handler.unary_stream
+        if not inspect.isasyncgenfunction(inner_us):
+            # A coroutine handler that writes with context.write() (needed for write timeouts).
+            async def unary_stream_writer(request: Any, context: grpc.aio.ServicerContext) -> None:
+                async with around(method, context):
+                    await inner_us(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream_writer, **kwargs)
 
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with around(method, context):

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
 
 import grpc
 
+from vecflow import validation
 from vecflow.api import context as call
 from vecflow.api import convert
-from vecflow.api.common import not_yet
+from vecflow.api.common import idempotent
+from vecflow.errors import Aborted
+from vecflow.jobs.engine import JobEngine
+from vecflow.jobs.records import EventRecord
+from vecflow.jobs.watch import JobWatcher
+from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.jobs import JobQueryService
 from vecflow.v1 import job_service_pb2 as pb
 from vecflow.v1 import job_service_pb2_grpc as rpc
 
+Ctx = grpc.aio.ServicerContext
+
 
 class JobServicer(rpc.JobServiceServicer):
-    def __init__(self, jobs: JobQueryService) -> None:
+    def __init__(
+        self,
+        jobs: JobQueryService,
+        engine: JobEngine,
+        watcher: JobWatcher,
+        idempotency: IdempotencyService,
+        write_timeout: float = 30.0,
+    ) -> None:
         self.jobs = jobs
+        self.engine = engine
+        self.watcher = watcher
+        self.idempotency = idempotency
+        self.write_timeout = write_timeout
 
-    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.GetJobResponse:
+    async def GetJob(self, request: pb.GetJobRequest, context: Ctx) -> pb.GetJobResponse:
         job, history = await self.jobs.get(call.principal(), request.job_id)
         return pb.GetJobResponse(job=convert.job(job, history))
 
-    async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Ctx) -> pb.ListJobsResponse:
         rows, token = await self.jobs.list(
             call.principal(),
             request.page_size,
@@ -34,19 +53,42 @@ class JobServicer(rpc.JobServiceServicer):
         )
         return pb.ListJobsResponse(jobs=[convert.job(r) for r in rows], next_page_token=token)
 
-    async def WatchJob(
-        self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchJobResponse]:
-        await self.jobs.require(call.principal(), request.job_id)
-        raise not_yet("JobService/WatchJob", "job engine")
-        yield  # pragma: no cover - makes this an async generator
+    async def WatchJob(self, request: pb.WatchJobRequest, context: Ctx) -> None:
+        # Written with context.write (not yield) so a client that stops reading can be timed out
+        # and cut off instead of holding this stream open forever.
+        last = request.after_sequence
+        async for item in self.watcher.watch(call.principal().project_id, request.job_id, request.after_sequence):
+            message = convert.event_record(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
+            try:
+                await asyncio.wait_for(context.write(message), timeout=self.write_timeout)
+            except TimeoutError:
+                raise Aborted(
+                    f"this watcher did not read for {self.write_timeout:g}s and was cut off; reconnect with "
+                    f"after_sequence set to the last sequence you received (at least {last})",
+                    reason="WATCHER_TOO_SLOW",
+                    metadata={"resume_after_sequence": str(last), "job_id": request.job_id},
+                ) from None
+            if isinstance(item, EventRecord):
+                last = item.sequence
 
-    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
-        await self.jobs.require(call.principal(), request.job_id)
-        raise not_yet("JobService/CancelJob", "job engine")
+    async def CancelJob(self, request: pb.CancelJobRequest, context: Ctx) -> pb.CancelJobResponse:
+        validation.required("job_id", request.job_id)
 
-    async def RestartJob(
-        self, request: pb.RestartJobRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RestartJobResponse:
-        await self.jobs.require(call.principal(), request.job_id)
-        raise not_yet("JobService/RestartJob", "job engine")
+        async def produce() -> pb.CancelJobResponse:
+            principal = call.principal()
+            job = await self.engine.cancel(principal.project_id, request.job_id)
+            _, history = await self.jobs.get(principal, job.id)
+            return pb.CancelJobResponse(job=convert.job(job, history))
+
+        return await idempotent(self.idempotency, "CancelJob", request, pb.CancelJobResponse, produce)
+
+    async def RestartJob(self, request: pb.RestartJobRequest, context: Ctx) -> pb.RestartJobResponse:
+        validation.required("job_id", request.job_id)
+
+        async def produce() -> pb.RestartJobResponse:
+            principal = call.principal()
+            job = await self.engine.restart(principal.project_id, request.job_id)
+            _, history = await self.jobs.get(principal, job.id)
+            return pb.RestartJobResponse(job=convert.job(job, history))
+
+        return await idempotent(self.idempotency, "RestartJob", request, pb.RestartJobResponse, produce)

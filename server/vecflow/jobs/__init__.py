@@ -1,0 +1,1 @@
+"""The job engine: durable jobs, their append-only history, workers with leases, and live watch fan-out."""

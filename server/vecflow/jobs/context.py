@@ -1,0 +1,146 @@
+"""What a job handler sees: its parameters, persisted state, steps with timings, progress and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from vecflow.jobs import records as r
+from vecflow.jobs.errors import JobCancelled, JobFailed
+
+if TYPE_CHECKING:
+    from vecflow.jobs.engine import JobEngine
+
+T = TypeVar("T")
+
+
+@dataclass
+class Step:
+    """A running step; put counts and sizes in `details` and they land in its closing event."""
+
+    name: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class JobContext:
+    """Handed to a job handler for one attempt at one job."""
+
+    def __init__(self, engine: JobEngine, job: dict[str, Any]) -> None:
+        self.engine = engine
+        self.job_id: str = job["id"]
+        self.project_id: str = job["project_id"]
+        self.operation: str = job["operation"]
+        self.source_id: str = job["source_id"]
+        self.params: dict[str, Any] = dict(job["params"] or {})
+        self.state: dict[str, Any] = dict(job["state"] or {})
+        self.attempt: int = job["attempt"]
+        self.started = time.monotonic()
+        self.current_step = ""
+        self.cancel_requested = asyncio.Event()
+        self._last_progress = 0.0
+        self._pending_progress: tuple[str, dict[str, Any]] | None = None
+        self._flush: asyncio.TimerHandle | None = None
+
+    # Cancellation ---------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Raise JobCancelled if CancelJob was called: call it at step and batch boundaries."""
+        if self.cancel_requested.is_set():
+            raise JobCancelled()
+
+    # Steps ------------------------------------------------------------------------------
+
+    def done(self, name: str) -> bool:
+        """Whether step `name` finished in an earlier attempt (so a resumed job may skip it)."""
+        return name in self.state.get("done_steps", [])
+
+    def output(self, name: str) -> Any:
+        return self.state.get("outputs", {}).get(name)
+
+    @asynccontextmanager
+    async def step(self, name: str, **details: Any) -> AsyncIterator[Step]:
+        """A timed step: a `started` event, then `succeeded`, `failed` or `cancelled` with duration_ms."""
+        self.checkpoint()
+        self.current_step = name
+        step = Step(name, dict(details))
+        await self.engine.emit(self, name, r.STARTED, details=dict(details))
+        start = time.monotonic()
+        try:
+            yield step
+        except JobCancelled:
+            self._cancel_flush()
+            await self.engine.emit(
+                self, name, r.STEP_CANCELLED, details=step.details, duration=time.monotonic() - start
+            )
+            raise
+        except JobFailed as err:
+            self._cancel_flush()
+            info = {**step.details, "error_code": err.code, "error_message": err.message, **err.details}
+            await self.engine.emit(self, name, r.STEP_FAILED, details=info, duration=time.monotonic() - start)
+            raise
+        except Exception as err:
+            self._cancel_flush()
+            info = {**step.details, "error_code": "INTERNAL_ERROR", "error_message": f"{type(err).__name__}: {err}"}
+            await self.engine.emit(self, name, r.STEP_FAILED, details=info, duration=time.monotonic() - start)
+            raise
+        self._cancel_flush()
+        await self.engine.emit(
+            self, name, r.STEP_SUCCEEDED, details=step.details, duration=time.monotonic() - start, step_done=name
+        )
+
+    async def run_step(self, name: str, fn: Callable[[Step], Awaitable[T]], **details: Any) -> T:
+        """Run `fn` as step `name` once: a resumed job gets the stored output and a `skipped` event.
+
+        The output must be JSON-serialisable; it is persisted with the step's closing event.
+        """
+        if self.done(name):
+            self.checkpoint()
+            await self.engine.emit(self, name, r.SKIPPED, details={"reason": "finished in an earlier attempt"})
+            return self.output(name)  # type: ignore[no-any-return]
+        async with self.step(name, **details) as step:
+            result = await fn(step)
+            self.state.setdefault("outputs", {})[name] = result
+        return result
+
+    async def save_state(self, **updates: Any) -> None:
+        """Persist checkpoint data (batch cursors, ids) so a resumed attempt continues from it."""
+        self.state.update(updates)
+        await self.engine.save_state(self)
+
+    # Progress ---------------------------------------------------------------------------
+
+    async def progress(self, **counts: Any) -> None:
+        """Report cumulative progress of the current step; coalesced to about 10 events per second."""
+        self._pending_progress = (self.current_step, counts)
+        now = time.monotonic()
+        interval = self.engine.progress_interval
+        if now - self._last_progress >= interval:
+            await self._emit_progress()
+        elif self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(
+                interval - (now - self._last_progress), lambda: loop.create_task(self._emit_progress())
+            )
+
+    async def _emit_progress(self) -> None:
+        self._flush = None
+        pending, self._pending_progress = self._pending_progress, None
+        if pending is None:
+            return
+        self._last_progress = time.monotonic()
+        step, counts = pending
+        await self.engine.emit(self, step, r.PROGRESS, details=counts)
+
+    def _cancel_flush(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._pending_progress = None
+
+    async def to_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-heavy or blocking work off the event loop."""
+        return await asyncio.to_thread(fn, *args)

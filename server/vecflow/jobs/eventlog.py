@@ -1,0 +1,118 @@
+"""Append-only job history: every status change and event is one transaction, published after commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vecflow.jobs.hub import WatchHub
+from vecflow.jobs.records import EventRecord
+from vecflow.storage import models as m
+from vecflow.storage.db import Database
+from vecflow.storage.models import utcnow
+
+JOBS = m.Job.__table__
+
+
+@dataclass
+class Batch:
+    """Writes inside one transaction; its events are published once it commits."""
+
+    session: AsyncSession
+    history_limit: int
+    events: list[EventRecord] = field(default_factory=list)
+
+    async def append(
+        self,
+        job_id: str,
+        step: str,
+        status: str,
+        *,
+        job_status: str | None = None,
+        details: dict[str, Any] | None = None,
+        duration_ms: int = 0,
+        expect: Collection[str] | None = None,
+        where: Sequence[Any] = (),
+        changes: dict[str, Any] | None = None,
+    ) -> EventRecord | None:
+        """Append the next event of a job, optionally moving its status.
+
+        The job row is updated with `changes` (and `status` when job_status is given) only if its
+        status is in `expect` and every clause of `where` holds; otherwise nothing is written and
+        None is returned. The sequence comes from an atomic increment, so concurrent writers never
+        share one.
+        """
+        now = utcnow()
+        values: dict[str, Any] = {"latest_sequence": JOBS.c.latest_sequence + 1, "updated_at": now}
+        if job_status is not None:
+            values["status"] = job_status
+        values.update(changes or {})
+        stmt = update(JOBS).where(JOBS.c.id == job_id, *where)
+        if expect is not None:
+            stmt = stmt.where(JOBS.c.status.in_(list(expect)))
+        stmt = stmt.values(**values).returning(JOBS.c.latest_sequence, JOBS.c.status)
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        sequence, current = int(row[0]), str(row[1])
+        event = m.JobEvent(
+            job_id=job_id,
+            sequence=sequence,
+            step=step,
+            status=status,
+            job_status=current,
+            timestamp=now,
+            duration_ms=max(0, int(duration_ms)),
+            details=details or {},
+        )
+        self.session.add(event)
+        await self.session.flush()
+        if sequence > self.history_limit:
+            await self.session.execute(
+                delete(m.JobEvent).where(
+                    m.JobEvent.job_id == job_id, m.JobEvent.sequence <= sequence - self.history_limit
+                )
+            )
+        record = EventRecord.from_row(event)
+        self.events.append(record)
+        return record
+
+
+class EventLog:
+    """Owns writes to jobs and job_events, and hands committed events to the watch hub."""
+
+    def __init__(self, db: Database, hub: WatchHub, history_limit: int = 100_000) -> None:
+        self.db = db
+        self.hub = hub
+        self.history_limit = history_limit
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
+        async with self.db.session() as session:
+            batch = Batch(session, self.history_limit)
+            yield batch
+        for event in batch.events:  # committed: now watchers may see them
+            self.hub.publish(event)
+
+    async def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
+        async with self.batch() as b:
+            return await b.append(job_id, step, status, **kwargs)
+
+    async def read(
+        self, job_id: str, after_sequence: int, upto: int | None = None, limit: int = 1000
+    ) -> list[EventRecord]:
+        stmt = select(m.JobEvent).where(m.JobEvent.job_id == job_id, m.JobEvent.sequence > after_sequence)
+        if upto is not None:
+            stmt = stmt.where(m.JobEvent.sequence <= upto)
+        stmt = stmt.order_by(m.JobEvent.sequence).limit(limit)
+        async with self.db.read_session() as s:
+            return [EventRecord.from_row(r) for r in (await s.scalars(stmt)).all()]
+
+    async def oldest_sequence(self, job_id: str) -> int | None:
+        async with self.db.read_session() as s:
+            return await s.scalar(select(func.min(m.JobEvent.sequence)).where(m.JobEvent.job_id == job_id))

@@ -1,0 +1,78 @@
+"""In-memory fan-out of committed history events to the watchers of each job.
+
+Events are published once per commit and shared by every watcher of the job, so N watchers cost
+one database write and no reads per event. Each watcher reads through a bounded queue; one that
+falls behind is marked overflowed (its queue is dropped) and cut off by the watch loop, so it
+never grows memory nor slows the publisher or other watchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from vecflow.jobs.records import EventRecord
+
+OVERFLOW = object()
+
+
+@dataclass(eq=False)
+class Subscription:
+    job_id: str
+    capacity: int
+    queue: asyncio.Queue[object] = field(init=False)
+    overflowed: bool = False
+    delivered: int = 0
+    high_water: int = 0
+
+    def __post_init__(self) -> None:
+        # One extra slot so the overflow marker always fits.
+        self.queue = asyncio.Queue(maxsize=self.capacity + 1)
+
+    def offer(self, event: EventRecord) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.capacity:
+            self.overflowed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(OVERFLOW)
+            return
+        self.queue.put_nowait(event)
+        self.high_water = max(self.high_water, self.queue.qsize())
+
+
+class WatchHub:
+    """Routes each published event to the subscriptions of its job."""
+
+    def __init__(self, queue_capacity: int = 1024) -> None:
+        self.queue_capacity = queue_capacity
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self.published = 0
+
+    def subscribe(self, job_id: str) -> Subscription:
+        sub = Subscription(job_id, self.queue_capacity)
+        self._subs[job_id].add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.job_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.job_id]
+
+    def publish(self, event: EventRecord) -> None:
+        self.published += 1
+        for sub in tuple(self._subs.get(event.job_id, ())):
+            sub.offer(event)
+
+    def watcher_count(self, job_id: str | None = None) -> int:
+        if job_id is not None:
+            return len(self._subs.get(job_id, ()))
+        return sum(len(s) for s in self._subs.values())
+
+    def queued(self) -> int:
+        """Events waiting in all watcher queues (a bound on the hub's memory)."""
+        return sum(sub.queue.qsize() for subs in self._subs.values() for sub in subs)

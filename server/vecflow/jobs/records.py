@@ -1,0 +1,55 @@
+"""Immutable views of jobs and history events, shared by the engine, the watch hub and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vecflow.storage import models as m
+
+PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "pending", "running", "succeeded", "failed", "cancelled"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+# Step statuses (JobHistoryEvent.status).
+STARTED, PROGRESS, STEP_SUCCEEDED, STEP_FAILED, STEP_CANCELLED, SKIPPED, INFO = (
+    "started",
+    "progress",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "skipped",
+    "info",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class EventRecord:
+    """One committed history event. Compared by identity; `cache` memoises its wire form."""
+
+    job_id: str
+    sequence: int
+    step: str
+    status: str
+    job_status: str
+    timestamp: datetime
+    duration_ms: int
+    details: dict[str, Any]
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def terminal(self) -> bool:
+        return self.job_status in TERMINAL
+
+    @classmethod
+    def from_row(cls, row: m.JobEvent) -> EventRecord:
+        return cls(
+            job_id=row.job_id,
+            sequence=row.sequence,
+            step=row.step,
+            status=row.status,
+            job_status=row.job_status,
+            timestamp=row.timestamp,
+            duration_ms=row.duration_ms,
+            details=dict(row.details or {}),
+        )
