@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# CPU PyTorch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet "torch==${VECFLOW_TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
 if command -v npm >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -114,3 +115,50 @@ async def test_jobs_survive_kill_9_and_finish_exactly_once(tmp_path: Path) -> No
             writes = {step: total for step, _, total in rows}
             assert writes["one"] == ITEMS
             assert sum(writes.values()) - ITEMS * len(STEPS) <= BATCH
+
+
+async def test_cli_jobs_watch_shows_steps_live_and_exits_by_outcome(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(data),
+        "VECFLOW_LISTEN_ADDRESS": address,
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "VECFLOW_JOB_PLUGINS": "job_plugins:register",
+        "VECFLOW_JOB_POLL_SECONDS": "0.1",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = start(env)
+    db = Database(f"sqlite+aiosqlite:///{data / 'vecflow.db'}")
+    try:
+        await wait_serving(address)
+        project = (await AuthService(db).authenticate(BOOTSTRAP_KEY)).project_id
+        submitter = JobEngine(EventLog(db, WatchHub()))
+        base = {"items": 6, "batch": 2, "delay": 0.05, "results": str(tmp_path / "r.db")}
+        ok = (await submitter.submit(project, "test.steps", params=base)).id
+        bad = (await submitter.submit(project, "test.steps", params={**base, "fail_at": "two"})).id
+        cli_env = {**env, "VECFLOW_ADDRESS": address, "VECFLOW_API_KEY": BOOTSTRAP_KEY}
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "vecflow", "jobs", *args], env=cli_env,
+                                  capture_output=True, text=True, timeout=60)
+
+        watched = await asyncio.to_thread(cli, "watch", ok)
+        assert watched.returncode == 0, watched.stderr
+        lines = watched.stdout.splitlines()
+        assert any(" one " in line and "succeeded" in line and " ms" in line for line in lines)
+        assert lines[-1] == f"job {ok} succeeded"
+        failed = await asyncio.to_thread(cli, "watch", bad)
+        assert failed.returncode == 1
+        assert "error: TEST_FAILURE: step two failed on purpose" in failed.stdout
+        as_json = await asyncio.to_thread(cli, "--json", "watch", ok)
+        events = [json.loads(line) for line in as_json.stdout.splitlines()]
+        assert [int(e["sequence"]) for e in events] == list(range(1, len(events) + 1))
+        missing = await asyncio.to_thread(cli, "get", "job_" + "0" * 32)
+        assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
+    finally:
+        await db.dispose()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

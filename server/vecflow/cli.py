@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from vecflow import logs
+from vecflow import cli_jobs, logs
 from vecflow.app import App
 from vecflow.config import Settings, SettingsError
 from vecflow.errors import VecflowError
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="data directory (default VECFLOW_DATA_DIR or ./vecflow-data)")
 
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    cli_jobs.add_parser(sub)
 
     admin = sub.add_parser("admin", help="manage accounts, projects and API keys (talks to the database directly)")
     admin.add_argument("--json", action="store_true", help="print one JSON object per line")
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "jobs":
+        return cli_jobs.main(args)
     try:
         overrides: dict[str, Any] = {}
         if getattr(args, "listen", None):

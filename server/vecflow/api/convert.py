@@ -96,8 +96,17 @@ def job_event(row: m.JobEvent) -> job_pb2.JobHistoryEvent:
     )
 
 
+def event_record_bytes(record: EventRecord) -> bytes:
+    """The serialised WatchJob message for a committed event, built once and shared by every watcher."""
+    cached = record.cache.get("watch_bytes")
+    if cached is None:
+        cached = event_record(record).SerializeToString()
+        record.cache["watch_bytes"] = cached
+    return cached
+
+
 def event_record(record: EventRecord) -> job_service_pb2.WatchJobResponse:
-    """The WatchJob message for a committed event, built once and shared by every watcher."""
+    """The WatchJob message for a committed event."""
     cached = record.cache.get("watch")
     if cached is None:
         cached = job_service_pb2.WatchJobResponse(

@@ -34,9 +34,15 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.RpcMethodHandler:
     """A copy of `handler` whose behaviour runs inside `around(method, context)`."""
+    serialize = handler.response_serializer
+
+    def response_serializer(message: Any) -> bytes:
+        # Messages fanned out to many streams are serialised once upstream and passed as bytes.
+        return message if isinstance(message, bytes) else serialize(message)
+
     kwargs = {
         "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
+        "response_serializer": response_serializer if serialize is not None else None,
     }
     if handler.unary_unary:
         inner_uu = handler.unary_unary

@@ -58,9 +58,10 @@ class JobServicer(rpc.JobServiceServicer):
         # and cut off instead of holding this stream open forever.
         last = request.after_sequence
         async for item in self.watcher.watch(call.principal().project_id, request.job_id, request.after_sequence):
-            message = convert.event_record(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
+            message = convert.event_record_bytes(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
             try:
-                await asyncio.wait_for(context.write(message), timeout=self.write_timeout)
+                async with asyncio.timeout(self.write_timeout):
+                    await context.write(message)  # type: ignore[arg-type]
             except TimeoutError:
                 raise Aborted(
                     f"this watcher did not read for {self.write_timeout:g}s and was cut off; reconnect with "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.jobs.hub import WatchHub
@@ -17,6 +19,62 @@ from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 
 JOBS = m.Job.__table__
+EVENTS = m.JobEvent.__table__
+
+
+def _append(
+    conn: Connection,
+    history_limit: int,
+    job_id: str,
+    step: str,
+    status: str,
+    *,
+    job_status: str | None = None,
+    details: dict[str, Any] | None = None,
+    duration_ms: int = 0,
+    expect: Collection[str] | None = None,
+    where: Sequence[Any] = (),
+    changes: dict[str, Any] | None = None,
+) -> EventRecord | None:
+    """Append the next event of a job on a synchronous connection (see Batch.append)."""
+    now = utcnow()
+    values: dict[str, Any] = {"latest_sequence": JOBS.c.latest_sequence + 1, "updated_at": now}
+    if job_status is not None:
+        values["status"] = job_status
+    values.update(changes or {})
+    stmt = update(JOBS).where(JOBS.c.id == job_id, *where)
+    if expect is not None:
+        stmt = stmt.where(JOBS.c.status.in_(list(expect)))
+    row = conn.execute(stmt.values(**values).returning(JOBS.c.latest_sequence, JOBS.c.status)).first()
+    if row is None:
+        return None
+    record = EventRecord(
+        job_id=job_id,
+        sequence=int(row[0]),
+        step=step,
+        status=status,
+        job_status=str(row[1]),
+        timestamp=now,
+        duration_ms=max(0, int(duration_ms)),
+        details=dict(details or {}),
+    )
+    conn.execute(
+        insert(EVENTS).values(
+            job_id=job_id,
+            sequence=record.sequence,
+            step=step,
+            status=status,
+            job_status=record.job_status,
+            timestamp=now,
+            duration_ms=record.duration_ms,
+            details=record.details,
+        )
+    )
+    if record.sequence > history_limit:
+        conn.execute(
+            delete(EVENTS).where(EVENTS.c.job_id == job_id, EVENTS.c.sequence <= record.sequence - history_limit)
+        )
+    return record
 
 
 @dataclass
@@ -27,19 +85,7 @@ class Batch:
     history_limit: int
     events: list[EventRecord] = field(default_factory=list)
 
-    async def append(
-        self,
-        job_id: str,
-        step: str,
-        status: str,
-        *,
-        job_status: str | None = None,
-        details: dict[str, Any] | None = None,
-        duration_ms: int = 0,
-        expect: Collection[str] | None = None,
-        where: Sequence[Any] = (),
-        changes: dict[str, Any] | None = None,
-    ) -> EventRecord | None:
+    async def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
         """Append the next event of a job, optionally moving its status.
 
         The job row is updated with `changes` (and `status` when job_status is given) only if its
@@ -47,39 +93,12 @@ class Batch:
         None is returned. The sequence comes from an atomic increment, so concurrent writers never
         share one.
         """
-        now = utcnow()
-        values: dict[str, Any] = {"latest_sequence": JOBS.c.latest_sequence + 1, "updated_at": now}
-        if job_status is not None:
-            values["status"] = job_status
-        values.update(changes or {})
-        stmt = update(JOBS).where(JOBS.c.id == job_id, *where)
-        if expect is not None:
-            stmt = stmt.where(JOBS.c.status.in_(list(expect)))
-        stmt = stmt.values(**values).returning(JOBS.c.latest_sequence, JOBS.c.status)
-        row = (await self.session.execute(stmt)).first()
-        if row is None:
-            return None
-        sequence, current = int(row[0]), str(row[1])
-        event = m.JobEvent(
-            job_id=job_id,
-            sequence=sequence,
-            step=step,
-            status=status,
-            job_status=current,
-            timestamp=now,
-            duration_ms=max(0, int(duration_ms)),
-            details=details or {},
-        )
-        self.session.add(event)
         await self.session.flush()
-        if sequence > self.history_limit:
-            await self.session.execute(
-                delete(m.JobEvent).where(
-                    m.JobEvent.job_id == job_id, m.JobEvent.sequence <= sequence - self.history_limit
-                )
-            )
-        record = EventRecord.from_row(event)
-        self.events.append(record)
+        record = await self.session.run_sync(
+            lambda sync: _append(sync.connection(), self.history_limit, job_id, step, status, **kwargs)
+        )
+        if record is not None:
+            self.events.append(record)
         return record
 
 
@@ -90,6 +109,7 @@ class EventLog:
         self.db = db
         self.hub = hub
         self.history_limit = history_limit
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecflow-eventlog")
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
@@ -100,8 +120,25 @@ class EventLog:
             self.hub.publish(event)
 
     async def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
-        async with self.batch() as b:
-            return await b.append(job_id, step, status, **kwargs)
+        """Append one event in its own transaction and publish it.
+
+        On SQLite the whole transaction runs in one hop to a dedicated thread (a few hundred
+        microseconds instead of one round trip per statement); elsewhere it uses the async engine.
+        """
+        if self.db.dialect != "sqlite":
+            async with self.batch() as b:
+                return await b.append(job_id, step, status, **kwargs)
+        engine = self.db.sqlite_sync_engine()
+
+        def run() -> EventRecord | None:
+            with engine.begin() as conn:
+                return _append(conn, self.history_limit, job_id, step, status, **kwargs)
+
+        async with self.db.write_lock():
+            record = await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        if record is not None:
+            self.hub.publish(record)
+        return record
 
     async def read(
         self, job_id: str, after_sequence: int, upto: int | None = None, limit: int = 1000

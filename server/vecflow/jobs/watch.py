@@ -72,11 +72,15 @@ class JobWatcher:
             if ended or (last == after_sequence and last == job.latest_sequence and job.status in TERMINAL):
                 return
             while True:  # live
-                try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout=self.heartbeat_seconds)
-                except TimeoutError:
-                    yield Heartbeat(last, status, utcnow())
-                    continue
+                if sub.queue.empty():
+                    try:
+                        async with asyncio.timeout(self.heartbeat_seconds):
+                            item = await sub.queue.get()
+                    except TimeoutError:
+                        yield Heartbeat(last, status, utcnow())
+                        continue
+                else:
+                    item = sub.queue.get_nowait()
                 if item is OVERFLOW:
                     raise Aborted(
                         f"this watcher fell more than {sub.capacity} events behind job {job_id} and was cut off; "

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -43,6 +43,7 @@ class Database:
         # SQLite allows one writer; serialising write transactions in-process avoids
         # SQLITE_BUSY on read-to-write upgrades. PostgreSQL needs no such lock.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._sync_engine: Engine | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -63,5 +64,25 @@ class Database:
         async with self.sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        """Hold the in-process SQLite writer lock (a no-op on PostgreSQL)."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    def sqlite_sync_engine(self) -> Engine:
+        """A synchronous engine on the same SQLite file, for hot paths that want one thread hop per
+        transaction instead of one per statement. Use it from a single worker thread."""
+        if self._sync_engine is None:
+            url = make_url(self.url).set(drivername="sqlite")
+            self._sync_engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+        return self._sync_engine
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
