@@ -142,8 +142,13 @@ async def test_cli_jobs_watch_shows_steps_live_and_exits_by_outcome(tmp_path: Pa
         cli_env = {**env, "VECFLOW_ADDRESS": address, "VECFLOW_API_KEY": BOOTSTRAP_KEY}
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "vecflow", "jobs", *args], env=cli_env,
-                                  capture_output=True, text=True, timeout=60)
+            return subprocess.run(
+                [sys.executable, "-m", "vecflow", "jobs", *args],
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
 
         watched = await asyncio.to_thread(cli, "watch", ok)
         assert watched.returncode == 0, watched.stderr

@@ -16,7 +16,8 @@ async def test_create_with_defaults_and_custom_chunking(any_server: Server) -> N
     stores = any_server.stubs().stores
     plain = (await stores.CreateVectorStore(pb.CreateVectorStoreRequest(name="plain"))).vector_store
     assert plain.id.startswith("vs_") and plain.object == "vector_store"
-    assert (plain.chunking_strategy.max_chunk_size_tokens, plain.chunking_strategy.chunk_overlap_tokens) == (256, 64)
+    # The default is the model's input limit (254 tokens for all-MiniLM-L6-v2), overlap 64.
+    assert (plain.chunking_strategy.max_chunk_size_tokens, plain.chunking_strategy.chunk_overlap_tokens) == (254, 64)
     assert plain.status == pb.VECTOR_STORE_STATUS_COMPLETED and plain.file_counts.total == 0
     assert not plain.HasField("expires_after") and not plain.HasField("expires_at")
     custom = (

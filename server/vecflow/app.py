@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -21,15 +22,21 @@ from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
 from vecflow.jobs.watch import JobWatcher
 from vecflow.metrics import MetricsServer
+from vecflow.pipeline.embed import embedder_from_settings
+from vecflow.pipeline.fetch import FetchPolicy
 from vecflow.services.auth import AuthService, IssuedKey
+from vecflow.services.documents import DocumentService
 from vecflow.services.idempotency import IdempotencyService
+from vecflow.services.indexing import IndexingService
 from vecflow.services.jobs import JobQueryService
 from vecflow.services.knowledge_bases import KnowledgeBaseService
 from vecflow.services.parse import ParseResultService
 from vecflow.services.upsertion_tasks import UpsertionTaskService
-from vecflow.services.vector_stores import VectorStoreService
+from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
 from vecflow.storage import migrate
+from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
+from vecflow.storage.parsed import ParsedStore
 from vecflow.v1 import (
     job_service_pb2,
     job_service_pb2_grpc,
@@ -42,6 +49,7 @@ from vecflow.v1 import (
     vector_store_service_pb2,
     vector_store_service_pb2_grpc,
 )
+from vecflow.vectors.milvus import MilvusIndex
 
 log = logging.getLogger("vecflow.app")
 
@@ -63,7 +71,13 @@ class App:
         self.auth = AuthService(self.db, cache_seconds=settings.auth_cache_seconds)
         self.idempotency = IdempotencyService(self.db, settings.idempotency_ttl_seconds)
         self.knowledge_bases = KnowledgeBaseService(self.db)
-        self.vector_stores = VectorStoreService(self.db)
+        self.embedder = embedder_from_settings(
+            settings.embedding_model,
+            settings.embedding_endpoint,
+            settings.embedding_api_key,
+            batch_size=settings.embedding_batch_size,
+        )
+        self.vector_stores = VectorStoreService(self.db, self.embedder.name, self._chunk_limits)
         self.jobs = JobQueryService(self.db)
         self.hub = WatchHub(settings.watch_queue_size)
         self.events = EventLog(self.db, self.hub, settings.job_history_limit)
@@ -77,7 +91,33 @@ class App:
             ),
         )
         self.watcher = JobWatcher(self.events, self.hub, settings.watch_heartbeat_seconds)
-        plugins.load(self.engine, settings.job_plugins)
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.parsed = ParsedStore(settings.data_dir / "parsed")
+        self.documents = DocumentService(
+            self.db,
+            self.engine,
+            self.blobs,
+            self.parsed,
+            self.embedder,
+            FetchPolicy(
+                max_bytes=settings.max_upload_bytes,
+                timeout_seconds=settings.fetch_timeout_seconds,
+                max_redirects=settings.fetch_max_redirects,
+                allow_hosts=frozenset(settings.fetch_allow_hosts),
+            ),
+            settings.max_upload_bytes,
+            self._chunk_limits,
+        )
+        self.indexing = IndexingService(
+            self.db,
+            self.engine,
+            self.vector_stores,
+            self.parsed,
+            self.embedder,
+            lambda dim: MilvusIndex(settings.milvus_uri, settings.milvus_token, dim=dim),
+            settings.max_batch_files,
+        )
+        self.sweeper: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
         self.upsertion_tasks = UpsertionTaskService(self.db)
         self.health = health.aio.HealthServicer()
@@ -85,6 +125,12 @@ class App:
         self.metrics: MetricsServer | None = None
         self.port = 0
         self.bootstrap_key: IssuedKey | None = None
+        plugins.load(self.engine, settings.job_plugins)
+
+    async def _chunk_limits(self) -> ChunkingLimits:
+        """The embedding model's input limit (loads the model on first use, off the event loop)."""
+        await self.embedder.load()
+        return ChunkingLimits(max_chunk_size_tokens=self.embedder.max_tokens)
 
     async def prepare_storage(self) -> None:
         """Create the data directory, migrate the schema, and bootstrap an empty database."""
@@ -104,6 +150,7 @@ class App:
                 ("grpc.so_reuseport", 0),
             ],
         )
+        self.blobs.clear_temp()
         job_service_pb2_grpc.add_JobServiceServicer_to_server(
             JobServicer(
                 self.jobs, self.engine, self.watcher, self.idempotency, self.settings.watch_write_timeout_seconds
@@ -111,11 +158,13 @@ class App:
             server,
         )
         knowledge_base_service_pb2_grpc.add_KnowledgeBaseServiceServicer_to_server(
-            KnowledgeBaseServicer(self.knowledge_bases, self.idempotency), server
+            KnowledgeBaseServicer(self.knowledge_bases, self.documents, self.idempotency), server
         )
-        parse_service_pb2_grpc.add_ParseServiceServicer_to_server(ParseServicer(self.parse_results), server)
+        parse_service_pb2_grpc.add_ParseServiceServicer_to_server(
+            ParseServicer(self.parse_results, self.documents, self.idempotency), server
+        )
         vector_store_service_pb2_grpc.add_VectorStoreServiceServicer_to_server(
-            VectorStoreServicer(self.vector_stores, self.idempotency), server
+            VectorStoreServicer(self.vector_stores, self.indexing, self.idempotency), server
         )
         upsertion_task_service_pb2_grpc.add_UpsertionTaskServiceServicer_to_server(
             UpsertionTaskServicer(self.upsertion_tasks), server
@@ -131,6 +180,7 @@ class App:
         await server.start()
         self.server = server
         await self.engine.start()
+        self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.metrics_address:
@@ -158,11 +208,26 @@ class App:
             await self.server.stop(grace)
             self.server = None
         await self.engine.stop(grace)
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
+        await self.indexing.close()
+        await self.embedder.close()
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
         await self.db.dispose()
         log.info("stopped")
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_seconds)
+            try:
+                expired = await self.indexing.expire_stores()
+                if expired:
+                    log.info("expired vector stores", extra={"count": expired})
+            except Exception:
+                log.exception("the expiry sweep failed")
 
     async def wait(self) -> None:
         if self.server is not None:

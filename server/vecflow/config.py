@@ -75,6 +75,15 @@ class Settings:
     watch_heartbeat_seconds: float = 5.0
     watch_queue_size: int = 1024
     watch_write_timeout_seconds: float = 30.0
+    fetch_allow_hosts: tuple[str, ...] = ()
+    fetch_timeout_seconds: float = 60.0
+    fetch_max_redirects: int = 5
+    embedding_model: str = ""
+    embedding_endpoint: str = ""
+    embedding_api_key: str = ""
+    embedding_batch_size: int = 64
+    max_batch_files: int = 2000
+    sweep_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -110,6 +119,17 @@ class Settings:
             "watch_heartbeat_seconds": _float(env, "VECFLOW_WATCH_HEARTBEAT_SECONDS", 5.0, minimum=0.05),
             "watch_queue_size": _int(env, "VECFLOW_WATCH_QUEUE_SIZE", 1024, minimum=8),
             "watch_write_timeout_seconds": _float(env, "VECFLOW_WATCH_WRITE_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+            "fetch_allow_hosts": tuple(
+                h.strip() for h in env.get("VECFLOW_FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
+            ),
+            "fetch_timeout_seconds": _float(env, "VECFLOW_FETCH_TIMEOUT_SECONDS", 60.0, minimum=0.5),
+            "fetch_max_redirects": _int(env, "VECFLOW_FETCH_MAX_REDIRECTS", 5),
+            "embedding_model": env.get("VECFLOW_EMBEDDING_MODEL", ""),
+            "embedding_endpoint": env.get("VECFLOW_EMBEDDING_ENDPOINT", ""),
+            "embedding_api_key": env.get("VECFLOW_EMBEDDING_API_KEY", ""),
+            "embedding_batch_size": _int(env, "VECFLOW_EMBEDDING_BATCH_SIZE", 64, minimum=1),
+            "max_batch_files": _int(env, "VECFLOW_MAX_BATCH_FILES", 2000, minimum=1),
+            "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -31,5 +31,6 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("sqlalchemy.engine", "aiosqlite", "alembic.runtime.migration"):
+    for noisy in ("sqlalchemy.engine", "aiosqlite", "alembic.runtime.migration", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # per-glyph font warnings on some PDFs

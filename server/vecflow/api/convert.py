@@ -82,6 +82,23 @@ VS_FILE_STATUS = EnumWords(vs_pb2.VectorStoreFileStatus, "VECTOR_STORE_FILE_STAT
 BATCH_STATUS = EnumWords(vs_pb2.FileBatchStatus, "FILE_BATCH_STATUS_")
 TASK_STATUS = EnumWords(task_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_")
 COLLECTION = EnumWords(task_pb2.Collection, "COLLECTION_")
+RANKING_MODE = EnumWords(common_pb2.RankingMode, "RANKING_MODE_")
+
+
+def chunk_hit(hit: Any) -> common_pb2.SearchHit:
+    """A vector-store search hit (a vecflow.vectors.milvus.Hit) as a SearchHit."""
+    f = hit.fields
+    return common_pb2.SearchHit(
+        score=hit.score,
+        text=f.get("text", ""),
+        file_id=f.get("file_id", ""),
+        file_name=f.get("file_name", ""),
+        attributes=struct(f.get("attributes") or {}),
+        position=common_pb2.ChunkPosition(
+            page=int(f.get("page") or 0), char_start=int(f.get("char_start") or 0), char_end=int(f.get("char_end") or 0)
+        ),
+        chunk_index=int(f.get("chunk_index") or 0),
+    )
 
 
 def job_event(row: m.JobEvent) -> job_pb2.JobHistoryEvent:

@@ -9,8 +9,9 @@ import grpc
 from vecflow import validation
 from vecflow.api import context as call
 from vecflow.api import convert
-from vecflow.api.common import idempotent, not_yet
+from vecflow.api.common import idempotent
 from vecflow.errors import InvalidArgument
+from vecflow.services.documents import DocumentService, UploadSpec
 from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.knowledge_bases import KnowledgeBaseService
 from vecflow.v1 import knowledge_base_service_pb2 as pb
@@ -20,8 +21,9 @@ Ctx = grpc.aio.ServicerContext
 
 
 class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
-    def __init__(self, kbs: KnowledgeBaseService, idempotency: IdempotencyService) -> None:
+    def __init__(self, kbs: KnowledgeBaseService, documents: DocumentService, idempotency: IdempotencyService) -> None:
         self.kbs = kbs
+        self.documents = documents
         self.idempotency = idempotency
 
     async def CreateKnowledgeBase(
@@ -67,13 +69,50 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
     async def UploadFile(
         self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: Ctx
     ) -> pb.UploadFileResponse:
-        first = await anext(aiter(request_iterator), None)
+        messages = aiter(request_iterator)
+        first = await anext(messages, None)
         if first is None or not first.HasField("metadata"):
             raise InvalidArgument.field("metadata", "the first message of an upload must carry metadata")
         meta = first.metadata
-        validation.required("metadata.kb_id", meta.kb_id)
-        await self.kbs.get(call.principal(), meta.kb_id)
-        raise not_yet("KnowledgeBaseService/UploadFile", "document pipeline")
+        spec = UploadSpec(
+            kb_id=meta.kb_id,
+            name=meta.name,
+            directory=meta.directory,
+            metadata=convert.from_struct(meta.metadata, meta.HasField("metadata")),
+            parse=meta.parse if meta.HasField("parse") else None,
+            url=meta.url,
+            content_type=meta.content_type,
+            sha256=meta.sha256,
+        )
+        principal = call.principal()
+        spec = await self.documents.check_upload(principal, spec)  # fail fast, before reading content
+        second = await anext(messages, None)
+        content = None
+        if second is not None:
+            if not second.HasField("chunk") and second.HasField("metadata"):
+                raise InvalidArgument.field("metadata", "only the first message may carry metadata")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                yield second.chunk
+                async for message in messages:
+                    if message.HasField("metadata"):
+                        raise InvalidArgument.field("metadata", "only the first message may carry metadata")
+                    yield message.chunk
+
+            content = chunks()
+
+        async def produce() -> pb.UploadFileResponse:
+            row, job = await self.documents.upload(principal, spec, content)
+            reply = pb.UploadFileResponse(file=convert.file(row))
+            if job is not None:
+                reply.parse_job.CopyFrom(convert.job(job))
+            return reply
+
+        request_id = validation.request_id(meta.request_id)
+        if not request_id or content is not None:
+            # Streamed content cannot be replayed cheaply; its request_id still guards URL uploads.
+            return await produce()
+        return await idempotent(self.idempotency, "UploadFile", meta, pb.UploadFileResponse, produce)
 
     async def GetFile(self, request: pb.GetFileRequest, context: Ctx) -> pb.GetFileResponse:
         row = await self.kbs.get_file(call.principal(), request.file_id)

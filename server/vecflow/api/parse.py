@@ -6,7 +6,9 @@ import grpc
 
 from vecflow.api import context as call
 from vecflow.api import convert
-from vecflow.api.common import not_yet
+from vecflow.api.common import idempotent
+from vecflow.services.documents import DocumentService
+from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.parse import ParseResultService
 from vecflow.v1 import parse_service_pb2 as pb
 from vecflow.v1 import parse_service_pb2_grpc as rpc
@@ -15,12 +17,19 @@ Ctx = grpc.aio.ServicerContext
 
 
 class ParseServicer(rpc.ParseServiceServicer):
-    def __init__(self, results: ParseResultService) -> None:
+    def __init__(
+        self, results: ParseResultService, documents: DocumentService, idempotency: IdempotencyService
+    ) -> None:
         self.results = results
+        self.documents = documents
+        self.idempotency = idempotency
 
     async def ParseFile(self, request: pb.ParseFileRequest, context: Ctx) -> pb.ParseFileResponse:
-        await self.results.require_file(call.principal(), request.file_id)
-        raise not_yet("ParseService/ParseFile", "document pipeline")
+        async def produce() -> pb.ParseFileResponse:
+            job = await self.documents.start_parse(call.principal(), request.file_id, request.options.content_type)
+            return pb.ParseFileResponse(job=convert.job(job))
+
+        return await idempotent(self.idempotency, "ParseFile", request, pb.ParseFileResponse, produce)
 
     async def GetParseResult(self, request: pb.GetParseResultRequest, context: Ctx) -> pb.GetParseResultResponse:
         row = await self.results.get(call.principal(), request.parse_result_id)
@@ -29,9 +38,22 @@ class ParseServicer(rpc.ParseServiceServicer):
     async def ExtractParseResult(
         self, request: pb.ExtractParseResultRequest, context: Ctx
     ) -> pb.ExtractParseResultResponse:
-        await self.results.get(call.principal(), request.parse_result_id)
-        raise not_yet("ParseService/ExtractParseResult", "document pipeline")
+        async def produce() -> pb.ExtractParseResultResponse:
+            job = await self.documents.start_extract(call.principal(), request.parse_result_id)
+            return pb.ExtractParseResultResponse(job=convert.job(job))
+
+        return await idempotent(self.idempotency, "ExtractParseResult", request, pb.ExtractParseResultResponse, produce)
 
     async def ChunkParseResult(self, request: pb.ChunkParseResultRequest, context: Ctx) -> pb.ChunkParseResultResponse:
-        await self.results.get(call.principal(), request.parse_result_id)
-        raise not_yet("ParseService/ChunkParseResult", "document pipeline")
+        async def produce() -> pb.ChunkParseResultResponse:
+            strategy = request.chunking_strategy
+            job = await self.documents.start_chunk(
+                call.principal(),
+                request.parse_result_id,
+                strategy.max_chunk_size_tokens,
+                strategy.chunk_overlap_tokens,
+                request.preview_chunks,
+            )
+            return pb.ChunkParseResultResponse(job=convert.job(job))
+
+        return await idempotent(self.idempotency, "ChunkParseResult", request, pb.ChunkParseResultResponse, produce)

@@ -6,9 +6,10 @@ import grpc
 
 from vecflow.api import context as call
 from vecflow.api import convert
-from vecflow.api.common import idempotent, not_yet
+from vecflow.api.common import idempotent
 from vecflow.errors import InvalidArgument
 from vecflow.services.idempotency import IdempotencyService
+from vecflow.services.indexing import IndexingService
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.v1 import vector_store_service_pb2 as pb
 from vecflow.v1 import vector_store_service_pb2_grpc as rpc
@@ -16,14 +17,10 @@ from vecflow.v1 import vector_store_service_pb2_grpc as rpc
 Ctx = grpc.aio.ServicerContext
 
 
-def _require_sources(parse_result_ids: list[str], file_ids: list[str]) -> None:
-    if not parse_result_ids and not file_ids:
-        raise InvalidArgument.field("parse_result_ids", "give at least one parse_result_id or file_id")
-
-
 class VectorStoreServicer(rpc.VectorStoreServiceServicer):
-    def __init__(self, stores: VectorStoreService, idempotency: IdempotencyService) -> None:
+    def __init__(self, stores: VectorStoreService, indexing: IndexingService, idempotency: IdempotencyService) -> None:
         self.stores = stores
+        self.indexing = indexing
         self.idempotency = idempotency
 
     async def CreateVectorStore(
@@ -72,7 +69,7 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
         self, request: pb.DeleteVectorStoreRequest, context: Ctx
     ) -> pb.DeleteVectorStoreResponse:
         async def produce() -> pb.DeleteVectorStoreResponse:
-            await self.stores.delete(call.principal(), request.vector_store_id)
+            await self.indexing.delete_store(call.principal(), request.vector_store_id)
             return pb.DeleteVectorStoreResponse(vector_store_id=request.vector_store_id)
 
         return await idempotent(self.idempotency, "DeleteVectorStore", request, pb.DeleteVectorStoreResponse, produce)
@@ -80,9 +77,20 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
     async def AddFilesToVectorStore(
         self, request: pb.AddFilesToVectorStoreRequest, context: Ctx
     ) -> pb.AddFilesToVectorStoreResponse:
-        await self.stores.require_store(call.principal(), request.vector_store_id)
-        _require_sources(list(request.parse_result_ids), list(request.file_ids))
-        raise not_yet("VectorStoreService/AddFilesToVectorStore", "document pipeline")
+        async def produce() -> pb.AddFilesToVectorStoreResponse:
+            job, _ = await self.indexing.add_files(
+                call.principal(),
+                request.vector_store_id,
+                list(request.parse_result_ids),
+                list(request.file_ids),
+                convert.from_struct(request.attributes, request.HasField("attributes")),
+                batch=False,
+            )
+            return pb.AddFilesToVectorStoreResponse(job=convert.job(job))
+
+        return await idempotent(
+            self.idempotency, "AddFilesToVectorStore", request, pb.AddFilesToVectorStoreResponse, produce
+        )
 
     async def ListVectorStoreFiles(
         self, request: pb.ListVectorStoreFilesRequest, context: Ctx
@@ -108,21 +116,43 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
     async def DeleteVectorStoreFile(
         self, request: pb.DeleteVectorStoreFileRequest, context: Ctx
     ) -> pb.DeleteVectorStoreFileResponse:
-        await self.stores.require_store_file(call.principal(), request.vector_store_id, request.file_id)
-        raise not_yet("VectorStoreService/DeleteVectorStoreFile", "document pipeline")
+        async def produce() -> pb.DeleteVectorStoreFileResponse:
+            await self.indexing.remove_file(call.principal(), request.vector_store_id, request.file_id)
+            return pb.DeleteVectorStoreFileResponse(file_id=request.file_id)
+
+        return await idempotent(
+            self.idempotency, "DeleteVectorStoreFile", request, pb.DeleteVectorStoreFileResponse, produce
+        )
 
     async def CreateFileBatch(self, request: pb.CreateFileBatchRequest, context: Ctx) -> pb.CreateFileBatchResponse:
-        await self.stores.require_store(call.principal(), request.vector_store_id)
-        _require_sources(list(request.parse_result_ids), list(request.file_ids))
-        raise not_yet("VectorStoreService/CreateFileBatch", "document pipeline")
+        async def produce() -> pb.CreateFileBatchResponse:
+            principal = call.principal()
+            _, batch = await self.indexing.add_files(
+                principal,
+                request.vector_store_id,
+                list(request.parse_result_ids),
+                list(request.file_ids),
+                convert.from_struct(request.attributes, request.HasField("attributes")),
+                batch=True,
+            )
+            assert batch is not None
+            row, counts = await self.stores.get_batch(principal, request.vector_store_id, batch.id)
+            return pb.CreateFileBatchResponse(file_batch=convert.file_batch(row, counts))
+
+        return await idempotent(self.idempotency, "CreateFileBatch", request, pb.CreateFileBatchResponse, produce)
 
     async def GetFileBatch(self, request: pb.GetFileBatchRequest, context: Ctx) -> pb.GetFileBatchResponse:
         batch, counts = await self.stores.get_batch(call.principal(), request.vector_store_id, request.batch_id)
         return pb.GetFileBatchResponse(file_batch=convert.file_batch(batch, counts))
 
     async def CancelFileBatch(self, request: pb.CancelFileBatchRequest, context: Ctx) -> pb.CancelFileBatchResponse:
-        await self.stores.require_batch(call.principal(), request.vector_store_id, request.batch_id)
-        raise not_yet("VectorStoreService/CancelFileBatch", "document pipeline")
+        async def produce() -> pb.CancelFileBatchResponse:
+            principal = call.principal()
+            await self.indexing.cancel_batch(principal, request.vector_store_id, request.batch_id)
+            row, counts = await self.stores.get_batch(principal, request.vector_store_id, request.batch_id)
+            return pb.CancelFileBatchResponse(file_batch=convert.file_batch(row, counts))
+
+        return await idempotent(self.idempotency, "CancelFileBatch", request, pb.CancelFileBatchResponse, produce)
 
     async def ListFileBatchFiles(
         self, request: pb.ListFileBatchFilesRequest, context: Ctx
@@ -142,5 +172,16 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
     async def SearchVectorStore(
         self, request: pb.SearchVectorStoreRequest, context: Ctx
     ) -> pb.SearchVectorStoreResponse:
-        await self.stores.require_store(call.principal(), request.vector_store_id)
-        raise not_yet("VectorStoreService/SearchVectorStore", "search")
+        ranking = request.ranking_options
+        hits = await self.indexing.search(
+            call.principal(),
+            request.vector_store_id,
+            request.query,
+            request.max_num_results,
+            request.filter,
+            convert.RANKING_MODE.word(ranking.mode) or "hybrid",
+            ranking.score_threshold,
+            ranking.dense_weight,
+            ranking.keyword_weight,
+        )
+        return pb.SearchVectorStoreResponse(hits=[convert.chunk_hit(h) for h in hits])

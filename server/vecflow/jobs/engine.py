@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.errors import FailedPrecondition, NotFound
 from vecflow.ids import new_id
@@ -84,8 +85,13 @@ class JobEngine:
         correlation_id: str = "",
         on_behalf_of: str = "",
         job_id: str | None = None,
+        also: Callable[[AsyncSession, m.Job], Awaitable[None]] | None = None,
     ) -> m.Job:
-        """Persist a pending job with its first history event ("queued"), then wake a worker."""
+        """Persist a pending job with its first history event ("queued"), then wake a worker.
+
+        `also` runs in the same transaction (to create the resource the job works on, say), so the
+        job and its resource exist together or not at all.
+        """
         now = utcnow()
         job = m.Job(
             id=job_id or new_id("job"),
@@ -103,6 +109,8 @@ class JobEngine:
         async with self.events.batch() as b:
             b.session.add(job)
             await b.session.flush()
+            if also is not None:
+                await also(b.session, job)
             await b.append(job.id, "queued", r.INFO, details={"operation": operation, "source_id": source_id})
         job.latest_sequence = 1
         self._wake.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -58,11 +58,18 @@ def check_expiry(days: int | None) -> int | None:
     return days
 
 
+LimitsProvider = Callable[[], Awaitable[ChunkingLimits]]
+
+
+async def _fixed_limits() -> ChunkingLimits:
+    return ChunkingLimits()
+
+
 class VectorStoreService:
-    def __init__(self, db: Database, embedding_model: str = "", limits: ChunkingLimits | None = None) -> None:
+    def __init__(self, db: Database, embedding_model: str = "", limits: LimitsProvider | None = None) -> None:
         self.db = db
         self.embedding_model = embedding_model
-        self.limits = limits or ChunkingLimits()
+        self.limits = limits or _fixed_limits
 
     async def create(
         self,
@@ -75,7 +82,7 @@ class VectorStoreService:
     ) -> m.VectorStore:
         v.display_name("name", name)
         metadata = v.metadata("metadata", metadata)
-        size, overlap = resolve_chunking(chunk_size, chunk_overlap, self.limits)
+        size, overlap = resolve_chunking(chunk_size, chunk_overlap, await self.limits())
         days = check_expiry(expires_after_days)
         now = utcnow()
         store = m.VectorStore(

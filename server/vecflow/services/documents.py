@@ -1,0 +1,462 @@
+"""Knowledge-base uploads and the document jobs: parse, extract, chunk.
+
+Uploads stream to the content-addressed blob store (or are fetched from a URL under the SSRF
+policy), are typed from their content, and start a parse job when the upload, the knowledge base
+and the type say so. Parse results are kept on disk (ParsedStore) with a row per result.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vecflow import validation as v
+from vecflow.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from vecflow.ids import new_id
+from vecflow.jobs.context import JobContext
+from vecflow.jobs.engine import JobEngine
+from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.pipeline.chunk import chunk_text, count_tokens
+from vecflow.pipeline.detect import detect_type, is_supported
+from vecflow.pipeline.embed import Embedder
+from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
+from vecflow.pipeline.parse import ParseError, parse_document
+from vecflow.services.auth import Principal
+from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
+from vecflow.storage import models as m
+from vecflow.storage import repositories as repo
+from vecflow.storage.blobs import BlobStore, StoredBlob
+from vecflow.storage.db import Database
+from vecflow.storage.models import utcnow
+from vecflow.storage.parsed import ParsedStore
+
+PREVIEW_CHARS = 1000
+MAX_PREVIEW_CHUNKS = 100
+MAX_CHUNK_POSITIONS = 10_000
+MAX_TABLES = 50
+MAX_TABLE_ROWS = 1000
+
+FETCH_STATUS = {
+    "INVALID_URL": InvalidArgument,
+    "URL_NOT_ALLOWED": InvalidArgument,
+    "TOO_MANY_REDIRECTS": FailedPrecondition,
+    "TOO_LARGE": ResourceExhausted,
+    "FETCH_TIMEOUT": FailedPrecondition,
+    "FETCH_FAILED": FailedPrecondition,
+}
+
+
+@dataclass(frozen=True)
+class UploadSpec:
+    kb_id: str
+    name: str
+    directory: str = ""
+    metadata: dict[str, Any] | None = None
+    parse: bool | None = None
+    url: str = ""
+    content_type: str = ""
+    sha256: str = ""
+
+
+def parse_result_id_for(job_id: str) -> str:
+    """A parse job's result id is derived from the job id, so a retried step rewrites the same result."""
+    return "pr_" + job_id.split("_", 1)[1]
+
+
+class DocumentService:
+    def __init__(
+        self,
+        db: Database,
+        engine: JobEngine,
+        blobs: BlobStore,
+        parsed: ParsedStore,
+        embedder: Embedder,
+        fetch_policy: FetchPolicy,
+        max_upload_bytes: int,
+        limits: LimitsProvider,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.blobs = blobs
+        self.parsed = parsed
+        self.embedder = embedder
+        self.fetch_policy = fetch_policy
+        self.max_upload_bytes = max_upload_bytes
+        self.limits = limits
+        engine.register("parse", self._parse_job)
+        engine.register("extract", self._extract_job)
+        engine.register("chunk", self._chunk_job)
+
+    # Uploads ----------------------------------------------------------------------------------
+
+    async def check_upload(self, caller: Principal, spec: UploadSpec) -> UploadSpec:
+        """Validate an upload before any content is read: the knowledge base, directory and name."""
+        v.required("metadata.kb_id", spec.kb_id)
+        v.path_segment("metadata.name", spec.name)
+        directory = v.directory_path("metadata.directory", spec.directory)
+        v.metadata("metadata.metadata", spec.metadata)
+        if spec.sha256 and (len(spec.sha256) != 64 or any(c not in "0123456789abcdef" for c in spec.sha256.lower())):
+            raise InvalidArgument.field("metadata.sha256", "must be 64 hexadecimal characters")
+        async with self.db.read_session() as s:
+            await self._check_place(s, caller, spec.kb_id, directory, spec.name)
+        return UploadSpec(**{**spec.__dict__, "directory": directory})
+
+    async def upload(
+        self, caller: Principal, spec: UploadSpec, content: AsyncIterator[bytes] | None
+    ) -> tuple[m.File, m.Job | None]:
+        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing."""
+        spec = await self.check_upload(caller, spec)
+        if spec.url and content is not None:
+            raise InvalidArgument.field("metadata.url", "send either content chunks or a url, not both")
+        if not spec.url and content is None:
+            raise InvalidArgument.field(
+                "chunk", "send the content in chunk messages after the metadata, or set metadata.url"
+            )
+        content_type_header = ""
+        if content is not None:
+            blob = await self.blobs.put_stream(content, self.max_upload_bytes)
+        else:
+            blob, content_type_header = await self._fetch(spec.url)
+        if spec.sha256 and spec.sha256.lower() != blob.sha256:
+            raise InvalidArgument.field(
+                "metadata.sha256",
+                f"does not match the content received (sha256 {blob.sha256})",
+                reason="CHECKSUM_MISMATCH",
+            )
+        content_type = detect_type(blob.head, spec.name, spec.content_type or content_type_header)
+        async with self.db.read_session() as s:
+            kb = await repo.get_owned(s, m.KnowledgeBase, caller.project_id, spec.kb_id)
+        if kb is None:
+            raise NotFound.resource("knowledge base", spec.kb_id)
+        parse = spec.parse if spec.parse is not None else (kb.auto_parse and is_supported(content_type))
+        now = utcnow()
+        row = m.File(
+            id=new_id("file"),
+            project_id=caller.project_id,
+            kb_id=kb.id,
+            directory=spec.directory,
+            name=spec.name,
+            uid=blob.sha256,
+            content_type=content_type,
+            content_length=blob.size,
+            metadata_=spec.metadata,
+            url=spec.url,
+            parse_state="pending" if parse else "skipped",
+            on_behalf_of=caller.on_behalf_of,
+            created_at=now,
+            updated_at=now,
+        )
+
+        async def insert(session: AsyncSession, job: m.Job | None = None) -> None:
+            await self._check_place(session, caller, kb.id, spec.directory, spec.name)
+            if job is not None:
+                row.parse_job_id = job.id
+            session.add(row)
+            try:
+                await session.flush()
+            except IntegrityError:
+                raise self._name_taken(spec.directory, spec.name, "file") from None
+
+        if not parse:
+            async with self.db.session() as s:
+                await insert(s)
+            return row, None
+        job = await self.engine.submit(
+            caller.project_id,
+            "parse",
+            source_id=row.id,
+            params={"file_id": row.id},
+            on_behalf_of=caller.on_behalf_of,
+            also=insert,
+        )
+        return row, job
+
+    async def _fetch(self, url: str) -> tuple[StoredBlob, str]:
+        temp = self.blobs.temp_path()
+        try:
+            result = await fetch_to_file(url, temp, self.fetch_policy)
+        except FetchError as err:
+            kind = FETCH_STATUS.get(err.code, FailedPrecondition)
+            raise kind(err.message, reason=err.code, metadata={"url": url[:512]}) from None
+        if result.length > self.max_upload_bytes:
+            temp.unlink(missing_ok=True)
+            raise ResourceExhausted(
+                f"the document at {url} is larger than the upload limit of {self.max_upload_bytes} bytes",
+                reason="UPLOAD_TOO_LARGE",
+            )
+        return await self.blobs.adopt(temp, result.sha256, result.length), result.content_type
+
+    async def _check_place(self, s: AsyncSession, caller: Principal, kb_id: str, directory: str, name: str) -> None:
+        kb = await repo.get_owned(s, m.KnowledgeBase, caller.project_id, kb_id)
+        if kb is None:
+            raise NotFound.resource("knowledge base", kb_id)
+        if not await repo.directory_exists(s, kb.id, directory):
+            raise NotFound(
+                f"directory {directory!r} does not exist in knowledge base {kb.id}; create it first",
+                reason="DIRECTORY_NOT_FOUND",
+                metadata={"path": directory},
+            )
+        taken = await repo.name_taken(s, kb.id, directory, name)
+        if taken:
+            raise self._name_taken(directory, name, taken)
+
+    @staticmethod
+    def _name_taken(directory: str, name: str, kind: str) -> AlreadyExists:
+        path = f"{directory}/{name}" if directory else name
+        return AlreadyExists(
+            f"{path!r} already exists as a {kind} in this knowledge base; choose another name or delete it first",
+            reason="NAME_TAKEN",
+            metadata={"path": path, "existing_kind": kind},
+        )
+
+    # Starting document jobs ----------------------------------------------------------------------
+
+    async def start_parse(self, caller: Principal, file_id: str, content_type: str = "") -> m.Job:
+        v.required("file_id", file_id)
+        async with self.db.read_session() as s:
+            row = await repo.get_owned(s, m.File, caller.project_id, file_id)
+        if row is None:
+            raise NotFound.resource("file", file_id)
+
+        async def mark(session: AsyncSession, job: m.Job) -> None:
+            f = await session.get(m.File, file_id)
+            if f is not None:
+                f.parse_state, f.parse_job_id, f.updated_at = "pending", job.id, utcnow()
+
+        return await self.engine.submit(
+            caller.project_id,
+            "parse",
+            source_id=file_id,
+            params={"file_id": file_id, "content_type": content_type},
+            on_behalf_of=caller.on_behalf_of,
+            also=mark,
+        )
+
+    async def start_extract(self, caller: Principal, parse_result_id: str) -> m.Job:
+        await self._owned_result(caller, parse_result_id)
+        return await self.engine.submit(
+            caller.project_id,
+            "extract",
+            source_id=parse_result_id,
+            params={"parse_result_id": parse_result_id},
+            on_behalf_of=caller.on_behalf_of,
+        )
+
+    async def start_chunk(
+        self, caller: Principal, parse_result_id: str, size: int, overlap: int, preview: int
+    ) -> m.Job:
+        await self._owned_result(caller, parse_result_id)
+        size, overlap = resolve_chunking(size, overlap, await self.limits())
+        if not 0 <= preview <= MAX_PREVIEW_CHUNKS:
+            raise InvalidArgument.field("preview_chunks", f"must be between 0 and {MAX_PREVIEW_CHUNKS}, got {preview}")
+        return await self.engine.submit(
+            caller.project_id,
+            "chunk",
+            source_id=parse_result_id,
+            params={"parse_result_id": parse_result_id, "size": size, "overlap": overlap, "preview": preview or 5},
+            on_behalf_of=caller.on_behalf_of,
+        )
+
+    async def _owned_result(self, caller: Principal, parse_result_id: str) -> m.ParseResult:
+        v.required("parse_result_id", parse_result_id)
+        async with self.db.read_session() as s:
+            row = await repo.get_owned(s, m.ParseResult, caller.project_id, parse_result_id)
+        if row is None:
+            raise NotFound.resource("parse result", parse_result_id)
+        return row
+
+    # Job handlers ------------------------------------------------------------------------------
+
+    async def _set_file(self, file_id: str, **values: Any) -> None:
+        async with self.db.session() as s:
+            row = await s.get(m.File, file_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = utcnow()
+
+    async def _parse_job(self, ctx: JobContext) -> dict[str, Any]:
+        file_id = ctx.params["file_id"]
+        async with self.db.read_session() as s:
+            row = await s.get(m.File, file_id)
+        if row is None or row.project_id != ctx.project_id:
+            raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
+        await self._set_file(file_id, parse_state="pending", parse_job_id=ctx.job_id)
+        try:
+            return await self._parse(ctx, row)
+        except JobFailed as err:
+            await self._set_file(
+                file_id, parse_state="failed", parse_error_code=err.code, parse_error_message=err.message
+            )
+            raise
+        except JobCancelled:
+            await self._set_file(
+                file_id,
+                parse_state="failed",
+                parse_error_code="CANCELLED",
+                parse_error_message="the parse job was cancelled",
+            )
+            raise
+        except Exception as err:
+            await self._set_file(
+                file_id,
+                parse_state="failed",
+                parse_error_code="INTERNAL_ERROR",
+                parse_error_message=f"{type(err).__name__}: {err}",
+            )
+            raise
+
+    async def _parse(self, ctx: JobContext, row: m.File) -> dict[str, Any]:
+        path = self.blobs.path(row.uid)
+        async with ctx.step("detect") as step:
+            if not path.exists():
+                raise JobFailed(
+                    "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
+                )
+            content_type = ctx.params.get("content_type") or row.content_type
+            step.details.update(content_type=content_type, bytes=row.content_length)
+        async with ctx.step("parse", content_type=content_type) as step:
+            try:
+                document = await ctx.to_thread(parse_document, path, content_type)
+            except ParseError as err:
+                raise JobFailed(err.code, err.message) from None
+            step.details.update(
+                parser=document.parser,
+                pages=len(document.pages),
+                characters=len(document.text),
+                tables=len(document.tables),
+            )
+        tokenizer = await ctx.to_thread(lambda: self.embedder.tokenizer)
+        async with ctx.step("tokenize") as step:
+            tokens = await ctx.to_thread(count_tokens, document.text, tokenizer)
+            step.details.update(tokens=tokens, model=self.embedder.name)
+        result_id = parse_result_id_for(ctx.job_id)
+        async with ctx.step("store") as step:
+            size = await self.parsed.save(result_id, document)
+            async with self.db.session() as s:
+                result = await s.get(m.ParseResult, result_id) or m.ParseResult(id=result_id, created_at=utcnow())
+                result.project_id, result.file_id, result.job_id = ctx.project_id, row.id, ctx.job_id
+                result.content_type, result.parser = document.content_type, document.parser
+                result.pages, result.characters, result.tokens = len(document.pages), len(document.text), tokens
+                result.text_preview = document.text[:PREVIEW_CHARS]
+                s.add(result)
+                f = await s.get(m.File, row.id)
+                if f is not None:
+                    f.parse_state, f.parse_result_id, f.updated_at = "success", result_id, utcnow()
+                    f.parse_error_code = f.parse_error_message = ""
+            step.details.update(parse_result_id=result_id, bytes=size)
+        return {
+            "parse_result_id": result_id,
+            "file_id": row.id,
+            "content_type": document.content_type,
+            "pages": len(document.pages),
+            "characters": len(document.text),
+            "tokens": tokens,
+        }
+
+    async def _load_parsed(self, ctx: JobContext) -> tuple[m.ParseResult, dict[str, Any]]:
+        pr_id = ctx.params["parse_result_id"]
+        async with self.db.read_session() as s:
+            row = await s.get(m.ParseResult, pr_id)
+        data = await self.parsed.load(pr_id) if row is not None else None
+        if row is None or data is None or row.project_id != ctx.project_id:
+            raise JobFailed("PARSE_RESULT_NOT_FOUND", f"parse result {pr_id} no longer exists; parse the file again")
+        return row, data
+
+    async def _extract_job(self, ctx: JobContext) -> dict[str, Any]:
+        async with ctx.step("load") as step:
+            row, data = await self._load_parsed(ctx)
+            step.details.update(characters=row.characters)
+        async with ctx.step("extract") as step:
+            meta = data.get("metadata") or {}
+            tables = data.get("tables") or []
+            kept = [
+                {
+                    "source": t.get("source", ""),
+                    "header": t.get("header", []),
+                    "rows": t.get("rows", [])[:MAX_TABLE_ROWS],
+                    "row_count": len(t.get("rows", [])),
+                }
+                for t in tables[:MAX_TABLES]
+            ]
+            step.details.update(tables=len(tables), has_title=bool(meta.get("title")))
+        return {
+            "parse_result_id": row.id,
+            "file_id": row.file_id,
+            "metadata": {
+                "title": meta.get("title"),
+                "authors": meta.get("authors") or [],
+                "created": meta.get("created"),
+                "modified": meta.get("modified"),
+                "language": meta.get("language"),
+                "page_count": meta.get("page_count") or row.pages,
+            },
+            "tables": kept,
+            "table_count": len(tables),
+        }
+
+    async def _chunk_job(self, ctx: JobContext) -> dict[str, Any]:
+        size, overlap, preview = ctx.params["size"], ctx.params["overlap"], ctx.params["preview"]
+        async with ctx.step("load") as step:
+            row, data = await self._load_parsed(ctx)
+            step.details.update(characters=row.characters)
+        tokenizer = await ctx.to_thread(lambda: self.embedder.tokenizer)
+        async with ctx.step("chunk", max_chunk_size_tokens=size, chunk_overlap_tokens=overlap) as step:
+            pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
+            chunks = await ctx.to_thread(chunk_text, data.get("text", ""), tokenizer, size, overlap, pages)
+            step.details.update(chunks=len(chunks))
+        lengths = [c.token_count for c in chunks]
+        return {
+            "parse_result_id": row.id,
+            "max_chunk_size_tokens": size,
+            "chunk_overlap_tokens": overlap,
+            "count": len(chunks),
+            "tokens": {
+                "total": sum(lengths),
+                "min": min(lengths, default=0),
+                "max": max(lengths, default=0),
+                "mean": round(statistics.fmean(lengths), 2) if lengths else 0,
+            },
+            "positions": [
+                {
+                    "index": c.index,
+                    "tokens": c.token_count,
+                    "page": c.page,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                }
+                for c in chunks[:MAX_CHUNK_POSITIONS]
+            ],
+            "chunks": [
+                {
+                    "index": c.index,
+                    "tokens": c.token_count,
+                    "page": c.page,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                    "text": c.text,
+                }
+                for c in chunks[:preview]
+            ],
+        }
+
+    async def latest_parse_result(self, s: AsyncSession, caller: Principal, file_id: str) -> str:
+        row = await repo.get_owned(s, m.File, caller.project_id, file_id)
+        if row is None:
+            raise NotFound.resource("file", file_id)
+        if not row.parse_result_id:
+            raise FailedPrecondition(
+                f"file {file_id} has no parse result (parse_state {row.parse_state}); parse it first",
+                reason="FILE_NOT_PARSED",
+                metadata={"file_id": file_id, "parse_state": row.parse_state},
+            )
+        return row.parse_result_id
+
+    async def parse_results_of(self, s: AsyncSession, file_id: str) -> list[str]:
+        return list((await s.scalars(select(m.ParseResult.id).where(m.ParseResult.file_id == file_id))).all())

@@ -1,0 +1,180 @@
+"""The search filter language, translated to a Milvus boolean expression with every value escaped.
+
+    filter     := or_expr
+    or_expr    := and_expr ("OR" and_expr)*
+    and_expr   := unary ("AND" unary)*
+    unary      := "NOT" unary | "(" or_expr ")" | comparison
+    comparison := field op value | field "IN" "[" value ("," value)* "]"
+    op         := "=" | "!=" | "<" | "<=" | ">" | ">="
+    field      := name ("." name)*          name: letters, digits, "_" (not starting with a digit)
+    value      := "double-quoted string" | number | true | false
+
+Keywords are case-insensitive. Typed fields (for vector stores: file_id, file_name, chunk_index, page)
+are compared directly; any other field is looked up in the JSON column (a store file's attributes, an
+item's payload; `item_info.x` reads item_info). Example: `category = "news" AND year >= 2020`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+CHUNK_FIELDS = {"file_id": "str", "file_name": "str", "chunk_index": "int", "page": "int"}
+ITEM_FIELDS = {"object_id": "str"}
+OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+MAX_FILTER = 4096
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
+      | (?P<op><=|>=|!=|=|<|>)
+      | (?P<punct>[()\[\],])
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+    )""",
+    re.VERBOSE,
+)
+
+
+class FilterError(ValueError):
+    """A filter that does not follow the grammar; the message points at the problem."""
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise FilterError(f"unexpected character {text[pos:].lstrip()[:1]!r} at position {pos + 1}")
+        kind = match.lastgroup or ""
+        out.append(_Tok(kind, match.group(kind), match.start(kind)))
+        pos = match.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str, typed: dict[str, str], json_column: str, json_columns: frozenset[str]) -> None:
+        self.toks = _tokens(text)
+        self.i = 0
+        self.typed = typed
+        self.json_column = json_column
+        self.json_columns = json_columns
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            raise FilterError("the filter ends too early")
+        self.i += 1
+        return tok
+
+    def keyword(self, word: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.kind == "word" and tok.text.upper() == word:
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, text: str) -> None:
+        tok = self.take()
+        if tok.text != text:
+            raise FilterError(f"expected {text!r} at position {tok.pos + 1}, found {tok.text!r}")
+
+    def parse(self) -> str:
+        expr = self.or_expr()
+        tok = self.peek()
+        if tok is not None:
+            raise FilterError(f"unexpected {tok.text!r} at position {tok.pos + 1}; join conditions with AND or OR")
+        return expr
+
+    def or_expr(self) -> str:
+        parts = [self.and_expr()]
+        while self.keyword("OR"):
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+    def and_expr(self) -> str:
+        parts = [self.unary()]
+        while self.keyword("AND"):
+            parts.append(self.unary())
+        return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+
+    def unary(self) -> str:
+        if self.keyword("NOT"):
+            return f"(not {self.unary()})"
+        tok = self.peek()
+        if tok is not None and tok.text == "(":
+            self.i += 1
+            inner = self.or_expr()
+            self.expect(")")
+            return inner
+        return self.comparison()
+
+    def field(self) -> tuple[str, str | None]:
+        tok = self.take()
+        if tok.kind != "word" or tok.text.upper() in {"AND", "OR", "NOT", "IN", "TRUE", "FALSE"}:
+            raise FilterError(f"expected a field name at position {tok.pos + 1}, found {tok.text!r}")
+        if tok.text in self.typed:
+            return tok.text, self.typed[tok.text]
+        parts = tok.text.split(".")
+        column = self.json_column
+        if parts[0] in self.json_columns and len(parts) > 1:
+            column, parts = parts[0], parts[1:]
+        return column + "".join(f'["{p}"]' for p in parts), None
+
+    def value(self, kind: str | None) -> str:
+        tok = self.take()
+        if tok.kind == "string":
+            raw = json.loads(tok.text)
+            if kind == "int":
+                raise FilterError(f"a number is expected at position {tok.pos + 1}, found a string")
+            return json.dumps(raw)
+        if tok.kind == "number":
+            if kind == "str":
+                raise FilterError(f"a string is expected at position {tok.pos + 1}, found a number")
+            return tok.text
+        if tok.kind == "word" and tok.text.lower() in ("true", "false"):
+            return tok.text.lower()
+        raise FilterError(f'expected a value (a "string", a number, true or false) at position {tok.pos + 1}')
+
+    def comparison(self) -> str:
+        name, kind = self.field()
+        if self.keyword("IN"):
+            self.expect("[")
+            values = [self.value(kind)]
+            while (tok := self.peek()) is not None and tok.text == ",":
+                self.i += 1
+                values.append(self.value(kind))
+            self.expect("]")
+            return f"{name} in [{', '.join(values)}]"
+        tok = self.take()
+        if tok.kind != "op":
+            raise FilterError(f"expected an operator (=, !=, <, <=, >, >=, IN) at position {tok.pos + 1}")
+        return f"{name} {OPS[tok.text]} {self.value(kind)}"
+
+
+def to_milvus(
+    text: str,
+    prefix: str = "attributes",
+    typed: dict[str, str] | None = None,
+    json_columns: frozenset[str] = frozenset(),
+) -> str:
+    """Translate a filter to a Milvus expression ("" for an empty filter); FilterError if invalid."""
+    text = text.strip()
+    if not text:
+        return ""
+    if len(text) > MAX_FILTER:
+        raise FilterError(f"filters are limited to {MAX_FILTER} characters")
+    return _Parser(text, CHUNK_FIELDS if typed is None else typed, prefix, json_columns).parse()

@@ -1,0 +1,507 @@
+"""Vector-store ingestion (chunk → embed → insert into Milvus), file batches, file removal and search.
+
+One handler serves AddFilesToVectorStore (operation vector_store) and file batches (file_batch).
+Each file is redone whole if it was not finished: its old vectors are deleted, then its chunks are
+upserted under deterministic keys (store, file, chunk index), so a retried or resumed job never
+duplicates a vector. Files finished in an earlier attempt are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vecflow import validation as v
+from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound
+from vecflow.ids import new_id
+from vecflow.jobs.context import JobContext
+from vecflow.jobs.engine import JobEngine
+from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.pipeline.chunk import chunk_text
+from vecflow.pipeline.embed import Embedder
+from vecflow.services.auth import Principal
+from vecflow.services.filters import FilterError, to_milvus
+from vecflow.services.vector_stores import VectorStoreService
+from vecflow.storage import models as m
+from vecflow.storage import repositories as repo
+from vecflow.storage.db import Database
+from vecflow.storage.models import utcnow
+from vecflow.storage.parsed import ParsedStore
+from vecflow.vectors.milvus import MilvusIndex, VectorIndexError
+
+EMBED_BATCH = 64
+MAX_QUERY_CHARS = 8192
+MODES = ("dense", "keyword", "hybrid")
+
+
+class IndexingService:
+    def __init__(
+        self,
+        db: Database,
+        engine: JobEngine,
+        stores: VectorStoreService,
+        parsed: ParsedStore,
+        embedder: Embedder,
+        index_factory: Callable[[int], MilvusIndex],
+        max_batch_files: int = 2000,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.stores = stores
+        self.parsed = parsed
+        self.embedder = embedder
+        self.index_factory = index_factory
+        self.index: MilvusIndex | None = None
+        self.max_batch_files = max_batch_files
+        self._opened = asyncio.Lock()
+        engine.register("vector_store", self._index_job)
+        engine.register("file_batch", self._index_job)
+
+    async def ready(self) -> MilvusIndex:
+        """Load the model and open the Milvus collections once, off the event loop."""
+        if self.index is None:
+            async with self._opened:
+                if self.index is None:
+                    await self.embedder.load()
+                    index = self.index_factory(self.embedder.dimension)
+                    await index.open()
+                    self.index = index
+        return self.index
+
+    async def close(self) -> None:
+        if self.index is not None:
+            await self.index.close()
+            self.index = None
+
+    # Adding files ---------------------------------------------------------------------------
+
+    async def _resolve(
+        self, s: AsyncSession, caller: Principal, parse_result_ids: Sequence[str], file_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Map every requested source to file_id → parse_result_id (a file's newest result for file_ids)."""
+        total = len(parse_result_ids) + len(file_ids)
+        if total == 0:
+            raise InvalidArgument.field("parse_result_ids", "give at least one parse_result_id or file_id")
+        if total > self.max_batch_files:
+            raise InvalidArgument.field(
+                "parse_result_ids",
+                f"at most {self.max_batch_files} files per request (VECFLOW_MAX_BATCH_FILES), got {total}",
+                reason="TOO_MANY_FILES",
+            )
+        sources: dict[str, str] = {}
+        for pr_id in parse_result_ids:
+            row = await repo.get_owned(s, m.ParseResult, caller.project_id, pr_id)
+            if row is None:
+                raise NotFound.resource("parse result", pr_id)
+            sources[row.file_id] = row.id
+        for file_id in file_ids:
+            row = await repo.get_owned(s, m.File, caller.project_id, file_id)
+            if row is None:
+                raise NotFound.resource("file", file_id)
+            if not row.parse_result_id:
+                raise FailedPrecondition(
+                    f"file {file_id} has no parse result (parse_state {row.parse_state}); parse it first",
+                    reason="FILE_NOT_PARSED",
+                    metadata={"file_id": file_id, "parse_state": row.parse_state},
+                )
+            sources[file_id] = row.parse_result_id
+        return sources
+
+    async def add_files(
+        self,
+        caller: Principal,
+        vector_store_id: str,
+        parse_result_ids: Sequence[str],
+        file_ids: Sequence[str],
+        attributes: dict[str, Any] | None,
+        batch: bool,
+    ) -> tuple[m.Job, m.FileBatch | None]:
+        v.required("vector_store_id", vector_store_id)
+        attributes = v.metadata("attributes", attributes)
+        async with self.db.read_session() as s:
+            store = await self.stores.owned_store(s, caller, vector_store_id)
+            sources = await self._resolve(s, caller, parse_result_ids, file_ids)
+            busy = (
+                await s.scalars(
+                    select(m.VectorStoreFile.file_id).where(
+                        m.VectorStoreFile.vector_store_id == store.id,
+                        m.VectorStoreFile.file_id.in_(list(sources)),
+                        m.VectorStoreFile.status == "in_progress",
+                    )
+                )
+            ).all()
+        if busy:
+            raise FailedPrecondition(
+                f"file {busy[0]} is already being added to this vector store; wait for that job or cancel it",
+                reason="FILE_IN_PROGRESS",
+                metadata={"file_id": busy[0]},
+            )
+        batch_row = (
+            m.FileBatch(
+                id=new_id("file_batch"),
+                project_id=caller.project_id,
+                vector_store_id=store.id,
+                status="in_progress",
+                created_at=utcnow(),
+            )
+            if batch
+            else None
+        )
+
+        async def create(session: AsyncSession, job: m.Job) -> None:
+            now = utcnow()
+            if batch_row is not None:
+                batch_row.job_id = job.id
+                session.add(batch_row)
+            for file_id, pr_id in sources.items():
+                row = await session.get(m.VectorStoreFile, (store.id, file_id))
+                if row is None:
+                    row = m.VectorStoreFile(
+                        vector_store_id=store.id, file_id=file_id, project_id=caller.project_id, created_at=now
+                    )
+                    session.add(row)
+                row.parse_result_id, row.status, row.attributes = pr_id, "in_progress", attributes
+                row.batch_id = batch_row.id if batch_row is not None else ""
+                row.last_error_code = row.last_error_message = ""
+                row.updated_at = now
+            await self._touch(session, store.id)
+
+        job = await self.engine.submit(
+            caller.project_id,
+            "file_batch" if batch else "vector_store",
+            source_id=batch_row.id if batch_row is not None else store.id,
+            params={
+                "vector_store_id": store.id,
+                "file_ids": list(sources),
+                "batch_id": batch_row.id if batch_row else "",
+            },
+            on_behalf_of=caller.on_behalf_of,
+            also=create,
+        )
+        return job, batch_row
+
+    # The job ------------------------------------------------------------------------------------
+
+    async def _index_job(self, ctx: JobContext) -> dict[str, Any]:
+        vs_id, batch_id = ctx.params["vector_store_id"], ctx.params.get("batch_id", "")
+        file_ids: list[str] = ctx.params["file_ids"]
+        async with self.db.read_session() as s:
+            store = await s.get(m.VectorStore, vs_id)
+        if store is None:
+            raise JobFailed("VECTOR_STORE_NOT_FOUND", f"vector store {vs_id} was deleted before its files were added")
+        async with ctx.step("prepare", files=len(file_ids)) as step:
+            index = await self.ready()
+            step.details.update(model=self.embedder.name, dimension=self.embedder.dimension)
+        done: dict[str, str] = dict(ctx.state.get("files", {}))
+        current = ""
+        try:
+            for position, file_id in enumerate(file_ids):
+                if file_id in done:
+                    continue
+                ctx.checkpoint()
+                current = file_id
+                outcome = await self._index_file(ctx, index, store, file_id, position, len(file_ids))
+                done[file_id] = outcome
+                await ctx.save_state(files=done)
+                current = ""
+        except JobCancelled:
+            if current:
+                await index.delete_file(ctx.project_id, vs_id, current)
+            await self._set_files(
+                vs_id,
+                [f for f in file_ids if f not in done],
+                "cancelled",
+                "CANCELLED",
+                "the job was cancelled before this file was done",
+            )
+            await self._finish_batch(batch_id, "cancelled")
+            raise
+        completed = sum(1 for o in done.values() if o == "completed")
+        failed = len(done) - completed
+        summary = {"vector_store_id": vs_id, "files": len(file_ids), "completed": completed, "failed": failed}
+        if batch_id:
+            summary["batch_id"] = batch_id
+        if completed == 0 and failed:
+            await self._finish_batch(batch_id, "failed")
+            raise JobFailed(
+                "ALL_FILES_FAILED",
+                f"none of the {failed} files could be added; see each file's last_error",
+                details=summary,
+            )
+        await self._finish_batch(batch_id, "completed")
+        return summary
+
+    async def _index_file(
+        self, ctx: JobContext, index: MilvusIndex, store: m.VectorStore, file_id: str, position: int, total: int
+    ) -> str:
+        async with self.db.read_session() as s:
+            vs_file = await s.get(m.VectorStoreFile, (store.id, file_id))
+            kb_file = await s.get(m.File, file_id)
+        if vs_file is None:  # removed from the store meanwhile
+            return "failed"
+        data = await self.parsed.load(vs_file.parse_result_id)
+        name = kb_file.name if kb_file is not None else ""
+        if data is None:
+            await self._set_files(
+                store.id,
+                [file_id],
+                "failed",
+                "PARSE_RESULT_NOT_FOUND",
+                f"parse result {vs_file.parse_result_id} no longer exists; parse the file again",
+            )
+            return "failed"
+        label = {"file_id": file_id, "file": name, "position": position + 1, "of": total}
+        async with ctx.step("chunk", **label) as step:
+            pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
+            chunks = await ctx.to_thread(
+                chunk_text,
+                data.get("text", ""),
+                self.embedder.tokenizer,
+                store.max_chunk_size_tokens,
+                store.chunk_overlap_tokens,
+                pages,
+            )
+            step.details.update(chunks=len(chunks), tokens=sum(c.token_count for c in chunks))
+        if not chunks:
+            await self._set_files(store.id, [file_id], "failed", "NO_TEXT", "the parse result has no text to embed")
+            return "failed"
+        await index.delete_file(ctx.project_id, store.id, file_id)  # an older version's extra chunks go too
+        embedded = 0
+        usage = 0
+        started = time.monotonic()
+        async with ctx.step("embed", **label, model=self.embedder.name) as embed_step:
+            insert_seconds = 0.0
+            for start in range(0, len(chunks), EMBED_BATCH):
+                ctx.checkpoint()
+                batch = chunks[start : start + EMBED_BATCH]
+                vectors = await self.embedder.embed([c.text for c in batch])
+                rows = [
+                    {
+                        "pk": f"{store.id}:{file_id}:{c.index}",
+                        "project_id": ctx.project_id,
+                        "vector_store_id": store.id,
+                        "file_id": file_id,
+                        "file_name": name[:1024],
+                        "chunk_index": c.index,
+                        "page": c.page,
+                        "char_start": c.char_start,
+                        "char_end": c.char_end,
+                        "text": c.text,
+                        "dense": vec,
+                        "attributes": vs_file.attributes or {},
+                    }
+                    for c, vec in zip(batch, vectors, strict=True)
+                ]
+                t0 = time.monotonic()
+                await index.upsert_chunks(rows)
+                insert_seconds += time.monotonic() - t0
+                embedded += len(batch)
+                usage += sum(len(c.text.encode()) for c in batch) + 4 * len(vectors[0]) * len(batch)
+                await ctx.progress(file_id=file_id, embedded=embedded, chunks=len(chunks))
+            embed_step.details.update(
+                chunks=embedded,
+                insert_ms=round(insert_seconds * 1000, 1),
+                chunks_per_second=round(embedded / max(time.monotonic() - started, 1e-6), 1),
+            )
+        async with self.db.session() as s:
+            row = await s.get(m.VectorStoreFile, (store.id, file_id))
+            if row is not None:
+                row.status, row.chunk_count, row.usage_bytes, row.updated_at = "completed", embedded, usage, utcnow()
+                row.last_error_code = row.last_error_message = ""
+            await self._recount_usage(s, store.id)
+            await self._touch(s, store.id)
+        return "completed"
+
+    async def _set_files(self, vs_id: str, file_ids: Sequence[str], status: str, code: str, message: str) -> None:
+        if not file_ids:
+            return
+        async with self.db.session() as s:
+            await s.execute(
+                update(m.VectorStoreFile)
+                .where(
+                    m.VectorStoreFile.vector_store_id == vs_id,
+                    m.VectorStoreFile.file_id.in_(list(file_ids)),
+                    m.VectorStoreFile.status == "in_progress",
+                )
+                .values(
+                    status=status,
+                    last_error_code=code if status == "failed" else "",
+                    last_error_message=message if status == "failed" else "",
+                    updated_at=utcnow(),
+                )
+            )
+
+    async def _finish_batch(self, batch_id: str, status: str) -> None:
+        if not batch_id:
+            return
+        async with self.db.session() as s:
+            batch = await s.get(m.FileBatch, batch_id)
+            if batch is not None and batch.status == "in_progress":
+                batch.status, batch.completed_at = status, utcnow()
+
+    async def _recount_usage(self, s: AsyncSession, vs_id: str) -> None:
+        from sqlalchemy import func
+
+        total = await s.scalar(
+            select(func.coalesce(func.sum(m.VectorStoreFile.usage_bytes), 0)).where(
+                m.VectorStoreFile.vector_store_id == vs_id, m.VectorStoreFile.status == "completed"
+            )
+        )
+        store = await s.get(m.VectorStore, vs_id)
+        if store is not None:
+            store.usage_bytes = int(total or 0)
+
+    async def _touch(self, s: AsyncSession, vs_id: str) -> None:
+        store = await s.get(m.VectorStore, vs_id)
+        if store is not None:
+            now = utcnow()
+            store.last_active_at = store.updated_at = now
+            if store.expires_after_days:
+                store.expires_at = now + timedelta(days=store.expires_after_days)
+
+    # Batches, removal, deletion ----------------------------------------------------------------
+
+    async def cancel_batch(self, caller: Principal, vector_store_id: str, batch_id: str) -> m.FileBatch:
+        batch = await self.stores.require_batch(caller, vector_store_id, batch_id)
+        if batch.status != "in_progress":
+            raise FailedPrecondition(
+                f"file batch {batch_id} is already {batch.status}",
+                reason="BATCH_ALREADY_FINISHED",
+                metadata={"batch_id": batch_id, "status": batch.status},
+            )
+        job = await self.engine.cancel(caller.project_id, batch.job_id)
+        if job.status == "cancelled":  # it had not started: nothing ran, so finish the bookkeeping here
+            async with self.db.read_session() as s:
+                ids = (
+                    await s.scalars(select(m.VectorStoreFile.file_id).where(m.VectorStoreFile.batch_id == batch_id))
+                ).all()
+            await self._set_files(vector_store_id, ids, "cancelled", "CANCELLED", "")
+            await self._finish_batch(batch_id, "cancelled")
+        async with self.db.read_session() as s:
+            return await self.stores.owned_batch(s, caller, vector_store_id, batch_id)
+
+    async def remove_file(self, caller: Principal, vector_store_id: str, file_id: str) -> None:
+        row = await self.stores.require_store_file(caller, vector_store_id, file_id)
+        if row.status == "in_progress":
+            raise FailedPrecondition(
+                f"file {file_id} is still being added; cancel its job or wait for it first",
+                reason="FILE_IN_PROGRESS",
+                metadata={"file_id": file_id},
+            )
+        index = await self.ready()
+        await index.delete_file(caller.project_id, vector_store_id, file_id)
+        async with self.db.session() as s:
+            found = await s.get(m.VectorStoreFile, (vector_store_id, file_id))
+            if found is not None:
+                await s.delete(found)
+                await s.flush()
+            await self._recount_usage(s, vector_store_id)
+            await self._touch(s, vector_store_id)
+
+    async def delete_store(self, caller: Principal, vector_store_id: str) -> None:
+        store = await self.stores.require_store(caller, vector_store_id)
+        async with self.db.read_session() as s:
+            busy = await s.scalar(
+                select(m.VectorStoreFile.file_id).where(
+                    m.VectorStoreFile.vector_store_id == store.id, m.VectorStoreFile.status == "in_progress"
+                )
+            )
+        if busy:
+            raise FailedPrecondition(
+                f"files are still being added to vector store {store.id}; cancel those jobs first",
+                reason="VECTOR_STORE_BUSY",
+            )
+        index = await self.ready()
+        await index.delete_vector_store(caller.project_id, store.id)
+        await self.stores.delete(caller, vector_store_id)
+
+    async def expire_stores(self) -> int:
+        """Delete the vectors of stores whose expires_at has passed and mark them expired."""
+        now = utcnow()
+        async with self.db.read_session() as s:
+            due = (
+                await s.execute(
+                    select(m.VectorStore.id, m.VectorStore.project_id).where(
+                        m.VectorStore.expires_at.is_not(None),
+                        m.VectorStore.expires_at < now,
+                        m.VectorStore.status != "expired",
+                    )
+                )
+            ).all()
+        if not due:
+            return 0
+        index = await self.ready()
+        for vs_id, project_id in due:
+            await index.delete_vector_store(project_id, vs_id)
+            async with self.db.session() as s:
+                store = await s.get(m.VectorStore, vs_id)
+                if store is not None:
+                    store.status, store.usage_bytes, store.updated_at = "expired", 0, utcnow()
+                await s.execute(
+                    update(m.VectorStoreFile)
+                    .where(m.VectorStoreFile.vector_store_id == vs_id)
+                    .values(chunk_count=0, usage_bytes=0, updated_at=utcnow())
+                )
+        return len(due)
+
+    # Search ---------------------------------------------------------------------------------------
+
+    async def search(
+        self,
+        caller: Principal,
+        vector_store_id: str,
+        query: str,
+        max_num_results: int,
+        filter_text: str,
+        mode: str,
+        score_threshold: float,
+        dense_weight: float,
+        keyword_weight: float,
+    ) -> list[Any]:
+        store = await self.stores.require_store(caller, vector_store_id)
+        limit = self._check_search(query, max_num_results, mode, dense_weight, keyword_weight)
+        try:
+            expr = to_milvus(filter_text, prefix="attributes")
+        except FilterError as err:
+            raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
+        index = await self.ready()
+        dense = (await self.embedder.embed([query]))[0] if mode != "keyword" else None
+        try:
+            hits = await index.search_chunks(
+                caller.project_id,
+                store.id,
+                dense=dense,
+                text=query if mode != "dense" else None,
+                mode=mode,
+                limit=limit,
+                filter_expr=expr,
+                dense_weight=dense_weight,
+                keyword_weight=keyword_weight,
+            )
+        except VectorIndexError as err:
+            raise InvalidArgument.field(
+                "filter", f"the search engine rejected it: {err}", reason="INVALID_FILTER"
+            ) from None
+        async with self.db.session() as s:
+            await self._touch(s, store.id)
+        return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
+
+    @staticmethod
+    def _check_search(query: str, max_num_results: int, mode: str, dense_weight: float, keyword_weight: float) -> int:
+        if not query.strip():
+            raise InvalidArgument.field("query", "is required")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidArgument.field("query", f"must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
+        if not 0 <= max_num_results <= 50:
+            raise InvalidArgument.field("max_num_results", f"must be between 1 and 50, got {max_num_results}")
+        if mode not in MODES:
+            raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
+        if dense_weight < 0 or keyword_weight < 0:
+            raise InvalidArgument.field("ranking_options", "weights must not be negative")
+        return max_num_results or 10

@@ -1,0 +1,47 @@
+"""Parsed documents on disk: the full text, page spans, metadata and tables of each parse result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ParsedStore:
+    """One JSON file per parse result under `<data dir>/parsed/`, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, parse_result_id: str) -> Path:
+        return self.root / f"{parse_result_id}.json"
+
+    async def save(self, parse_result_id: str, document: Any) -> int:
+        """Store a ParsedDocument (or a dict); returns the bytes written."""
+        data = asdict(document) if is_dataclass(document) else dict(document)
+
+        def write() -> int:
+            final = self.path(parse_result_id)
+            temp = final.with_suffix(".tmp")
+            raw = json.dumps(data, ensure_ascii=False).encode()
+            temp.write_bytes(raw)
+            os.replace(temp, final)
+            return len(raw)
+
+        return await asyncio.to_thread(write)
+
+    async def load(self, parse_result_id: str) -> dict[str, Any] | None:
+        def read() -> dict[str, Any] | None:
+            try:
+                return json.loads(self.path(parse_result_id).read_bytes())
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(read)
+
+    async def delete(self, parse_result_id: str) -> None:
+        await asyncio.to_thread(self.path(parse_result_id).unlink, True)
