@@ -106,6 +106,13 @@ class Aborted(VecflowError):
 
 
 @dataclass
+class Unavailable(VecflowError):
+    """A dependency (the vector index, an embedding endpoint) is down; retrying later may work."""
+
+    reason: str = "UNAVAILABLE"
+
+
+@dataclass
 class Unimplemented(VecflowError):
     """The RPC is part of the contract but not yet served by this release."""
 

@@ -20,6 +20,7 @@ _CODES: list[tuple[type[errors.VecflowError], grpc.StatusCode, int]] = [
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, code_pb2.PERMISSION_DENIED),
     (errors.Aborted, grpc.StatusCode.ABORTED, code_pb2.ABORTED),
     (errors.Unimplemented, grpc.StatusCode.UNIMPLEMENTED, code_pb2.UNIMPLEMENTED),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
 ]
 
 

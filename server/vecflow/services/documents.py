@@ -326,6 +326,8 @@ class DocumentService:
                 document = await ctx.to_thread(parse_document, path, content_type)
             except ParseError as err:
                 raise JobFailed(err.code, err.message) from None
+            # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
+            document.text = document.text.encode("utf-8", "replace").decode("utf-8")
             step.details.update(
                 parser=document.parser,
                 pages=len(document.pages),

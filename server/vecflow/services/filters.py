@@ -140,7 +140,10 @@ class _Parser:
             raw = json.loads(tok.text)
             if kind == "int":
                 raise FilterError(f"a number is expected at position {tok.pos + 1}, found a string")
-            return json.dumps(raw)
+            if any(ord(c) < 0x20 for c in raw):
+                raise FilterError(f"control characters are not allowed in strings (position {tok.pos + 1})")
+            # Milvus does not decode \uXXXX escapes: keep non-ASCII characters as they are.
+            return json.dumps(raw, ensure_ascii=False)
         if tok.kind == "number":
             if kind == "str":
                 raise FilterError(f"a string is expected at position {tok.pos + 1}, found a number")
