@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow import validation as v
-from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound
+from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -33,7 +33,7 @@ from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 from vecflow.storage.parsed import ParsedStore
-from vecflow.vectors.milvus import MilvusIndex, VectorIndexError
+from vecflow.vectors.milvus import InvalidFilterError, MilvusIndex, VectorIndexError
 
 EMBED_BATCH = 64
 MAX_QUERY_CHARS = 8192
@@ -484,9 +484,13 @@ class IndexingService:
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
             )
-        except VectorIndexError as err:
+        except InvalidFilterError as err:
             raise InvalidArgument.field(
                 "filter", f"the search engine rejected it: {err}", reason="INVALID_FILTER"
+            ) from None
+        except VectorIndexError as err:
+            raise Unavailable(
+                f"the vector index could not run the search: {err}", reason="VECTOR_INDEX_UNAVAILABLE"
             ) from None
         async with self.db.session() as s:
             await self._touch(s, store.id)
