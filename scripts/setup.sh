@@ -15,6 +15,7 @@ fi
 
 if command -v npm >/dev/null 2>&1; then
   npm install --no-audit --no-fund --loglevel=error >/dev/null
+  npm ci --prefix clients/node --no-audit --no-fund --loglevel=error >/dev/null
 else
   echo "setup: npm not found; buf (proto lint, buf curl) is skipped" >&2
 fi

@@ -15,5 +15,11 @@ echo "== generated stubs match proto/"
 .venv/bin/python scripts/gen_protos.py --check
 echo "== ruff"
 .venv/bin/ruff check server tests scripts
+if command -v node >/dev/null 2>&1; then
+  echo "== Node.js consumer (clients/node) against a real server"
+  bash clients/node/run-against-server.sh
+else
+  echo "== Node.js consumer skipped: node is not installed" >&2
+fi
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

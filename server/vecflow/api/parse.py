@@ -51,7 +51,7 @@ class ParseServicer(rpc.ParseServiceServicer):
                 call.principal(),
                 request.parse_result_id,
                 strategy.max_chunk_size_tokens,
-                strategy.chunk_overlap_tokens,
+                strategy.chunk_overlap_tokens if strategy.HasField("chunk_overlap_tokens") else None,
                 request.preview_chunks,
             )
             return pb.ChunkParseResultResponse(job=convert.job(job))

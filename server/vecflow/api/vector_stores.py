@@ -32,7 +32,11 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
                 name=request.name,
                 metadata=convert.from_struct(request.metadata, request.HasField("metadata")),
                 chunk_size=request.chunking_strategy.max_chunk_size_tokens,
-                chunk_overlap=request.chunking_strategy.chunk_overlap_tokens,
+                chunk_overlap=(
+                    request.chunking_strategy.chunk_overlap_tokens
+                    if request.chunking_strategy.HasField("chunk_overlap_tokens")
+                    else None
+                ),
                 expires_after_days=request.expires_after.days if request.HasField("expires_after") else None,
             )
             return pb.CreateVectorStoreResponse(vector_store=convert.vector_store(store, {}))

@@ -36,6 +36,7 @@ from vecflow.storage.parsed import ParsedStore
 from vecflow.vectors.milvus import InvalidFilterError, MilvusIndex, VectorIndexError
 
 EMBED_BATCH = 64
+FILES_IN_FLIGHT = 8
 MAX_QUERY_CHARS = 8192
 MODES = ("dense", "keyword", "hybrid")
 
@@ -198,21 +199,47 @@ class IndexingService:
         async with ctx.step("prepare", files=len(file_ids)) as step:
             index = await self.ready()
             step.details.update(model=self.embedder.name, dimension=self.embedder.dimension)
-        done: dict[str, str] = dict(ctx.state.get("files", {}))
-        current = ""
-        try:
-            for position, file_id in enumerate(file_ids):
-                if file_id in done:
-                    continue
+        # Files finished in an earlier attempt are "completed" in the database: skip them.
+        async with self.db.read_session() as s:
+            finished = set(
+                (
+                    await s.scalars(
+                        select(m.VectorStoreFile.file_id).where(
+                            m.VectorStoreFile.vector_store_id == vs_id,
+                            m.VectorStoreFile.file_id.in_(file_ids),
+                            m.VectorStoreFile.status.in_(["completed", "failed"]),
+                        )
+                    )
+                ).all()
+            )
+        done: dict[str, str] = {f: "previous" for f in finished}
+        todo = [(position, f) for position, f in enumerate(file_ids) if f not in done]
+        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            # Several files are in flight at once so their chunks share embedding batches.
+            while not queue.empty():
+                position, file_id = queue.get_nowait()
                 ctx.checkpoint()
-                current = file_id
-                outcome = await self._index_file(ctx, index, store, file_id, position, len(file_ids))
+                try:
+                    outcome = await self._index_file(ctx, index, store, file_id, position, len(file_ids))
+                except (JobCancelled, asyncio.CancelledError):
+                    await asyncio.shield(index.delete_file(ctx.project_id, vs_id, file_id))
+                    raise
+                except JobFailed as err:  # this file failed (embedding endpoint down, say); the others go on
+                    await self._set_files(vs_id, [file_id], "failed", err.code, err.message)
+                    outcome = "failed"
                 done[file_id] = outcome
-                await ctx.save_state(files=done)
-                current = ""
-        except JobCancelled:
-            if current:
-                await index.delete_file(ctx.project_id, vs_id, current)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(FILES_IN_FLIGHT, len(todo))):
+                    group.create_task(worker())
+        except BaseExceptionGroup as group_error:
+            if group_error.subgroup(JobCancelled) is None:
+                raise group_error.exceptions[0] from None
             await self._set_files(
                 vs_id,
                 [f for f in file_ids if f not in done],
@@ -221,7 +248,17 @@ class IndexingService:
                 "the job was cancelled before this file was done",
             )
             await self._finish_batch(batch_id, "cancelled")
-            raise
+            raise JobCancelled() from None
+        if finished:
+            async with self.db.read_session() as s:
+                rows = (
+                    await s.scalars(
+                        select(m.VectorStoreFile).where(
+                            m.VectorStoreFile.vector_store_id == vs_id, m.VectorStoreFile.file_id.in_(list(finished))
+                        )
+                    )
+                ).all()
+            done.update({row.file_id: row.status for row in rows})
         completed = sum(1 for o in done.values() if o == "completed")
         failed = len(done) - completed
         summary = {"vector_store_id": vs_id, "files": len(file_ids), "completed": completed, "failed": failed}
@@ -271,7 +308,8 @@ class IndexingService:
         if not chunks:
             await self._set_files(store.id, [file_id], "failed", "NO_TEXT", "the parse result has no text to embed")
             return "failed"
-        await index.delete_file(ctx.project_id, store.id, file_id)  # an older version's extra chunks go too
+        if vs_file.chunk_count or ctx.attempt > 1:  # an older version's (or a crashed attempt's) chunks go first
+            await index.delete_file(ctx.project_id, store.id, file_id)
         embedded = 0
         usage = 0
         started = time.monotonic()

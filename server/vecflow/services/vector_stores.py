@@ -32,7 +32,7 @@ class ChunkingLimits:
     max_chunk_size_tokens: int = 256
 
 
-def resolve_chunking(size: int, overlap: int, limits: ChunkingLimits) -> tuple[int, int]:
+def resolve_chunking(size: int, overlap: int | None, limits: ChunkingLimits) -> tuple[int, int]:
     """Apply defaults and check a chunking strategy; raises InvalidArgument naming the field."""
     size = size or min(DEFAULT_CHUNK_TOKENS, limits.max_chunk_size_tokens)
     if size < 16 or size > limits.max_chunk_size_tokens:
@@ -40,7 +40,7 @@ def resolve_chunking(size: int, overlap: int, limits: ChunkingLimits) -> tuple[i
             "chunking_strategy.max_chunk_size_tokens",
             f"must be between 16 and {limits.max_chunk_size_tokens} (what the embedding model can embed), got {size}",
         )
-    if overlap == 0:
+    if overlap is None:
         overlap = min(DEFAULT_OVERLAP_TOKENS, size // 2)
     if overlap < 0 or overlap > size // 2:
         raise InvalidArgument.field(
@@ -77,7 +77,7 @@ class VectorStoreService:
         name: str,
         metadata: dict[str, Any] | None,
         chunk_size: int,
-        chunk_overlap: int,
+        chunk_overlap: int | None,
         expires_after_days: int | None,
     ) -> m.VectorStore:
         v.display_name("name", name)

@@ -1,0 +1,103 @@
+"""Shared helpers for the benchmarks: a vecflow server in a subprocess, SciFact loading, timing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
+KEY = "vf_bench-key-0000000000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_scifact() -> Path:
+    if not (SCIFACT / "corpus.jsonl").exists():
+        sys.exit(f"SciFact not found at {SCIFACT} (it lives in ../shared beside the project checkout)")
+    return SCIFACT
+
+
+def load_corpus(limit: int | None = None) -> list[dict[str, Any]]:
+    docs = []
+    with open(require_scifact() / "corpus.jsonl") as f:
+        for line in f:
+            docs.append(json.loads(line))
+            if limit and len(docs) >= limit:
+                break
+    return docs
+
+
+def document_text(doc: dict[str, Any]) -> str:
+    return f"{doc['title']}\n\n{doc['text']}"
+
+
+@contextmanager
+def vecflow_server(data_dir: Path, **env_overrides: str) -> Iterator[str]:
+    """Run `vecflow serve` on a free loopback port; yields its address."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(data_dir),
+        "VECFLOW_LISTEN_ADDRESS": f"127.0.0.1:{port}",
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_BOOTSTRAP_API_KEY": KEY,
+        "VECFLOW_LOG_LEVEL": "WARNING",
+        **env_overrides,
+    }
+    log = open(data_dir.parent / f"server-{port}.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "vecflow", "serve"], env=env, stdout=log, stderr=log)
+    try:
+        asyncio.run(_wait_ready(f"127.0.0.1:{port}"))
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+
+
+async def _wait_ready(address: str) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.time() + 120
+    async with grpc.aio.insecure_channel(address) as channel:
+        while time.time() < deadline:
+            try:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"vecflow at {address} did not become ready")
+
+
+async def upload_documents(client: Any, kb_id: str, docs: list[dict[str, Any]], concurrency: int = 8) -> list[Any]:
+    """Upload each document as a .txt file; returns the UploadFileResponses in order."""
+    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(doc: dict[str, Any]) -> Any:
+        async def messages() -> AsyncIterator[Any]:
+            yield kb_pb2.UploadFileRequest(metadata=kb_pb2.UploadFileMetadata(kb_id=kb_id, name=f"{doc['_id']}.txt"))
+            yield kb_pb2.UploadFileRequest(chunk=document_text(doc).encode())
+
+        async with semaphore:
+            return await client.knowledge_bases.UploadFile(messages())
+
+    return await asyncio.gather(*(one(d) for d in docs))
