@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from test_cli import BOOTSTRAP_KEY, free_port, wait_serving
 from vecflow.jobs.engine import JobEngine
@@ -167,3 +168,76 @@ async def test_cli_jobs_watch_shows_steps_live_and_exits_by_outcome(tmp_path: Pa
         await db.dispose()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+async def test_real_ingestion_survives_kill_9_without_duplicate_vectors(tmp_path: Path) -> None:
+    from google.protobuf import json_format  # noqa: F401  (keeps imports local to this heavier test)
+    from test_pipeline import upload
+    from vecflow.v1 import common_pb2
+    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+    from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+    from vecflow.vectors.milvus import MilvusIndex
+
+    data = tmp_path / "data"
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(data),
+        "VECFLOW_LISTEN_ADDRESS": address,
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "VECFLOW_JOB_LEASE_SECONDS": "1",
+        "VECFLOW_JOB_POLL_SECONDS": "0.1",
+    }
+    proc = start(env)
+    try:
+        await wait_serving(address)
+        client = VecflowClient(address, BOOTSTRAP_KEY)
+        stubs = SimpleNamespace(kbs=client.knowledge_bases)
+        kb = (await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="k"))).knowledge_base
+        files = []
+        for i in range(6):
+            text = " ".join(f"Document {i} sentence {j} about subject {j % 13} and more words." for j in range(400))
+            reply = await upload(stubs, kb.id, f"doc{i}.txt", text.encode(), chunk_size=65536)
+            files.append(reply.file.id)
+            await client.wait_job(reply.parse_job.id)
+        store = (await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(
+            name="s", chunking_strategy=common_pb2.ChunkingStrategy(max_chunk_size_tokens=24, chunk_overlap_tokens=0),
+        ))).vector_store
+        batch = (await client.vector_stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(
+            vector_store_id=store.id, file_ids=files))).file_batch
+        seen = []
+
+        async def watch() -> None:
+            async for event in client.watch_job(batch.job_id, max_attempts=300, max_backoff=0.5):
+                seen.append(event)
+
+        watcher = asyncio.create_task(watch())
+        while not any(e.step == "embed" and e.status == job_pb2.STEP_STATUS_SUCCEEDED for e in seen):
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # mid-batch: some files done, one in the middle of embedding
+        proc.wait(timeout=10)
+        proc = start(env)
+        await asyncio.wait_for(watcher, timeout=240)
+        job = (await client.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=batch.job_id))).job
+        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED and job.attempt == 2
+        assert seen == list(job.history)
+        listed = (await client.vector_stores.ListVectorStoreFiles(vs_pb2.ListVectorStoreFilesRequest(
+            vector_store_id=store.id))).files
+        chunk_counts = {f.file_id: f.chunk_count for f in listed}
+        assert all(f.status == vs_pb2.VECTOR_STORE_FILE_STATUS_COMPLETED for f in listed) and len(listed) == 6
+        await client.close()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+    # With the server stopped, count what Milvus really holds: exactly each file's chunks, no duplicates.
+    index = MilvusIndex(str(data / "milvus.db"), dim=384)
+    try:
+        project = job.project_id
+        for file_id, expected in chunk_counts.items():
+            assert expected > 0
+            assert await index.count_chunks(project, store.id, file_id) == expected, file_id
+        assert await index.count_chunks(project, store.id) == sum(chunk_counts.values())
+    finally:
+        await index.close()
