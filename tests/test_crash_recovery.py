@@ -194,18 +194,28 @@ async def test_real_ingestion_survives_kill_9_without_duplicate_vectors(tmp_path
         await wait_serving(address)
         client = VecflowClient(address, BOOTSTRAP_KEY)
         stubs = SimpleNamespace(kbs=client.knowledge_bases)
-        kb = (await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="k"))).knowledge_base
+        kb = (
+            await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="k"))
+        ).knowledge_base
         files = []
         for i in range(6):
             text = " ".join(f"Document {i} sentence {j} about subject {j % 13} and more words." for j in range(400))
             reply = await upload(stubs, kb.id, f"doc{i}.txt", text.encode(), chunk_size=65536)
             files.append(reply.file.id)
             await client.wait_job(reply.parse_job.id)
-        store = (await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(
-            name="s", chunking_strategy=common_pb2.ChunkingStrategy(max_chunk_size_tokens=24, chunk_overlap_tokens=0),
-        ))).vector_store
-        batch = (await client.vector_stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(
-            vector_store_id=store.id, file_ids=files))).file_batch
+        store = (
+            await client.vector_stores.CreateVectorStore(
+                vs_pb2.CreateVectorStoreRequest(
+                    name="s",
+                    chunking_strategy=common_pb2.ChunkingStrategy(max_chunk_size_tokens=24, chunk_overlap_tokens=0),
+                )
+            )
+        ).vector_store
+        batch = (
+            await client.vector_stores.CreateFileBatch(
+                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=files)
+            )
+        ).file_batch
         seen = []
 
         async def watch() -> None:
@@ -222,8 +232,11 @@ async def test_real_ingestion_survives_kill_9_without_duplicate_vectors(tmp_path
         job = (await client.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=batch.job_id))).job
         assert job.status == job_pb2.JOB_STATUS_SUCCEEDED and job.attempt == 2
         assert seen == list(job.history)
-        listed = (await client.vector_stores.ListVectorStoreFiles(vs_pb2.ListVectorStoreFilesRequest(
-            vector_store_id=store.id))).files
+        listed = (
+            await client.vector_stores.ListVectorStoreFiles(
+                vs_pb2.ListVectorStoreFilesRequest(vector_store_id=store.id)
+            )
+        ).files
         chunk_counts = {f.file_id: f.chunk_count for f in listed}
         assert all(f.status == vs_pb2.VECTOR_STORE_FILE_STATUS_COMPLETED for f in listed) and len(listed) == 6
         await client.close()

@@ -12,9 +12,7 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from vecflow.app import SERVICE_NAMES
-from vecflow.v1 import job_service_pb2
 from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
 
 
 async def test_health_serving_for_server_and_each_service(server: Server) -> None:
@@ -63,23 +61,6 @@ async def test_request_id_is_echoed_or_generated(server: Server) -> None:
             kb_pb2.GetKnowledgeBaseRequest(kb_id="kb_x"), metadata=(("x-request-id", "r9"),)
         )
     assert ("x-request-id", "r9") in tuple(err.value.trailing_metadata())
-
-
-async def test_later_rpcs_answer_unimplemented_and_the_server_keeps_serving(server: Server) -> None:
-    stubs = server.stubs()
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stubs.tasks.CreateUpsertionTask(
-            task_pb2.CreateUpsertionTaskRequest(items=[task_pb2.UpsertionItem(object_id="a")])
-        )
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "UpsertionTaskService/CreateUpsertionTask" in err.value.details()
-    assert error_details(err.value)["reason"] == "NOT_IMPLEMENTED"
-    # A streaming RPC too, then a normal call still works.
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stubs.tasks.SearchCollection(task_pb2.SearchCollectionRequest(query="x"))
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    listed = await stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest())
-    assert list(listed.jobs) == []
 
 
 async def test_invalid_input_gets_bad_request_details(server: Server) -> None:

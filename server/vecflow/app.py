@@ -119,7 +119,14 @@ class App:
         )
         self.sweeper: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
-        self.upsertion_tasks = UpsertionTaskService(self.db)
+        self.upsertion_tasks = UpsertionTaskService(
+            self.db,
+            self.engine,
+            self.embedder,
+            self.indexing.ready,
+            max_task_items=settings.max_task_items,
+            max_item_payload_bytes=settings.max_item_payload_bytes,
+        )
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.metrics: MetricsServer | None = None
@@ -167,7 +174,7 @@ class App:
             VectorStoreServicer(self.vector_stores, self.indexing, self.idempotency), server
         )
         upsertion_task_service_pb2_grpc.add_UpsertionTaskServiceServicer_to_server(
-            UpsertionTaskServicer(self.upsertion_tasks), server
+            UpsertionTaskServicer(self.upsertion_tasks, self.idempotency), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

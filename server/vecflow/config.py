@@ -83,6 +83,8 @@ class Settings:
     embedding_api_key: str = ""
     embedding_batch_size: int = 64
     max_batch_files: int = 2000
+    max_task_items: int = 10_000
+    max_item_payload_bytes: int = 64 * 1024
     sweep_seconds: float = 300.0
 
     def __post_init__(self) -> None:
@@ -129,6 +131,8 @@ class Settings:
             "embedding_api_key": env.get("VECFLOW_EMBEDDING_API_KEY", ""),
             "embedding_batch_size": _int(env, "VECFLOW_EMBEDDING_BATCH_SIZE", 64, minimum=1),
             "max_batch_files": _int(env, "VECFLOW_MAX_BATCH_FILES", 2000, minimum=1),
+            "max_task_items": _int(env, "VECFLOW_MAX_TASK_ITEMS", 10_000, minimum=1),
+            "max_item_payload_bytes": _int(env, "VECFLOW_MAX_ITEM_PAYLOAD_BYTES", 64 * 1024, minimum=64),
             "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
         }
         values.update(overrides)

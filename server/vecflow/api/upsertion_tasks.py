@@ -3,29 +3,75 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf import json_format
 
 from vecflow.api import context as call
 from vecflow.api import convert
-from vecflow.api.common import not_yet
+from vecflow.api.common import idempotent
 from vecflow.errors import InvalidArgument
-from vecflow.services.upsertion_tasks import UpsertionTaskService
+from vecflow.services.idempotency import IdempotencyService
+from vecflow.services.upsertion_tasks import NewItem, UpsertionTaskService
+from vecflow.v1 import common_pb2
 from vecflow.v1 import upsertion_task_service_pb2 as pb
 from vecflow.v1 import upsertion_task_service_pb2_grpc as rpc
+from vecflow.vectors.milvus import Hit
 
 Ctx = grpc.aio.ServicerContext
 
 
+def item_hit(hit: Hit) -> common_pb2.SearchHit:
+    """A collection search hit: the item's object_id, text, payload and item_info (as attributes)."""
+    f = hit.fields
+    return common_pb2.SearchHit(
+        score=hit.score,
+        text=f.get("text") or "",
+        object_id=f.get("object_id") or "",
+        payload=convert.struct(f.get("payload") or {}),
+        attributes=convert.struct(f.get("item_info") or {}),
+    )
+
+
+def collection_word(value: int) -> str:
+    """The collection's domain word; "" for COLLECTION_UNSPECIFIED (the default collection)."""
+    if value and value not in convert.COLLECTION.to_word:
+        raise InvalidArgument.field("collection", f"unknown value {value}")
+    return convert.COLLECTION.word(value)
+
+
+def new_items(request: pb.CreateUpsertionTaskRequest) -> list[NewItem]:
+    return [
+        NewItem(
+            object_id=item.object_id,
+            payload=json_format.MessageToDict(item.payload) if item.HasField("payload") else None,
+            item_info=json_format.MessageToDict(item.item_info) if item.HasField("item_info") else None,
+        )
+        for item in request.items
+    ]
+
+
 class UpsertionTaskServicer(rpc.UpsertionTaskServiceServicer):
-    def __init__(self, tasks: UpsertionTaskService) -> None:
+    def __init__(self, tasks: UpsertionTaskService, idempotency: IdempotencyService) -> None:
         self.tasks = tasks
+        self.idempotency = idempotency
 
     async def CreateUpsertionTask(
         self, request: pb.CreateUpsertionTaskRequest, context: Ctx
     ) -> pb.CreateUpsertionTaskResponse:
-        call.principal()
-        if not request.items:
-            raise InvalidArgument.field("items", "give at least one item")
-        raise not_yet("UpsertionTaskService/CreateUpsertionTask", "upsertion tasks")
+        async def produce() -> pb.CreateUpsertionTaskResponse:
+            result = await self.tasks.create(
+                call.principal(),
+                request.task_id,
+                new_items(request),
+                collection_word(request.collection),
+                request.text_field,
+            )
+            return pb.CreateUpsertionTaskResponse(
+                upsertion_task=convert.upsertion_task(result.task, result.failed), created=result.created
+            )
+
+        return await idempotent(
+            self.idempotency, "CreateUpsertionTask", request, pb.CreateUpsertionTaskResponse, produce
+        )
 
     async def GetUpsertionTask(self, request: pb.GetUpsertionTaskRequest, context: Ctx) -> pb.GetUpsertionTaskResponse:
         task, failed = await self.tasks.get(call.principal(), request.task_id)
@@ -44,17 +90,36 @@ class UpsertionTaskServicer(rpc.UpsertionTaskServiceServicer):
     async def RestartUpsertionTask(
         self, request: pb.RestartUpsertionTaskRequest, context: Ctx
     ) -> pb.RestartUpsertionTaskResponse:
-        await self.tasks.require(call.principal(), request.task_id)
-        raise not_yet("UpsertionTaskService/RestartUpsertionTask", "upsertion tasks")
+        async def produce() -> pb.RestartUpsertionTaskResponse:
+            task, failed = await self.tasks.restart(call.principal(), request.task_id)
+            return pb.RestartUpsertionTaskResponse(upsertion_task=convert.upsertion_task(task, failed))
+
+        return await idempotent(
+            self.idempotency, "RestartUpsertionTask", request, pb.RestartUpsertionTaskResponse, produce
+        )
 
     async def CancelUpsertionTask(
         self, request: pb.CancelUpsertionTaskRequest, context: Ctx
     ) -> pb.CancelUpsertionTaskResponse:
-        await self.tasks.require(call.principal(), request.task_id)
-        raise not_yet("UpsertionTaskService/CancelUpsertionTask", "upsertion tasks")
+        async def produce() -> pb.CancelUpsertionTaskResponse:
+            task, failed = await self.tasks.cancel(call.principal(), request.task_id)
+            return pb.CancelUpsertionTaskResponse(upsertion_task=convert.upsertion_task(task, failed))
+
+        return await idempotent(
+            self.idempotency, "CancelUpsertionTask", request, pb.CancelUpsertionTaskResponse, produce
+        )
 
     async def SearchCollection(self, request: pb.SearchCollectionRequest, context: Ctx) -> pb.SearchCollectionResponse:
-        call.principal()
-        if not request.query:
-            raise InvalidArgument.field("query", "is required")
-        raise not_yet("UpsertionTaskService/SearchCollection", "search")
+        ranking = request.ranking_options
+        hits = await self.tasks.search(
+            call.principal(),
+            collection_word(request.collection),
+            request.query,
+            request.max_num_results,
+            request.filter,
+            convert.RANKING_MODE.word(ranking.mode) or "hybrid",
+            ranking.score_threshold,
+            ranking.dense_weight,
+            ranking.keyword_weight,
+        )
+        return pb.SearchCollectionResponse(hits=[item_hit(h) for h in hits])

@@ -44,6 +44,7 @@ class JobContext:
         self._last_progress = 0.0
         self._pending_progress: tuple[str, dict[str, Any]] | None = None
         self._flush: asyncio.TimerHandle | None = None
+        self.finished = False
 
     # Cancellation ---------------------------------------------------------------------
 
@@ -133,7 +134,17 @@ class JobContext:
             return
         self._last_progress = time.monotonic()
         step, counts = pending
-        await self.engine.emit(self, step, r.PROGRESS, details=counts)
+        try:
+            await self.engine.emit(self, step, r.PROGRESS, details=counts)
+        except Exception:
+            if self._flush is None and self.finished:
+                return  # a delayed flush that lost the race with the job's end: nothing to report
+            raise
+
+    def close(self) -> None:
+        """The attempt is over: drop any pending progress flush."""
+        self.finished = True
+        self._cancel_flush()
 
     def _cancel_flush(self) -> None:
         if self._flush is not None:

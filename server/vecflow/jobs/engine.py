@@ -238,6 +238,7 @@ class JobEngine:
             )
         finally:
             renewer.cancel()
+            ctx.close()
         await self._finish(ctx, *outcome)
 
     async def _finish(self, ctx: JobContext, status: str, info: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 CHUNK_FIELDS = {"file_id": "str", "file_name": "str", "chunk_index": "int", "page": "int"}
 ITEM_FIELDS = {"object_id": "str"}
 OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+NEGATED = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 MAX_FILTER = 4096
 
 _TOKEN = re.compile(
@@ -93,34 +94,37 @@ class _Parser:
             raise FilterError(f"expected {text!r} at position {tok.pos + 1}, found {tok.text!r}")
 
     def parse(self) -> str:
-        expr = self.or_expr()
+        expr = self.or_expr(False)
         tok = self.peek()
         if tok is not None:
             raise FilterError(f"unexpected {tok.text!r} at position {tok.pos + 1}; join conditions with AND or OR")
         return expr
 
-    def or_expr(self) -> str:
-        parts = [self.and_expr()]
+    # NOT is pushed down to the comparisons (De Morgan; `=` ↔ `!=`, `<` ↔ `>=`, `in` ↔ `not in`),
+    # because milvus-lite rejects a `not` node.
+
+    def or_expr(self, negate: bool) -> str:
+        parts = [self.and_expr(negate)]
         while self.keyword("OR"):
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+            parts.append(self.and_expr(negate))
+        return parts[0] if len(parts) == 1 else "(" + (" and " if negate else " or ").join(parts) + ")"
 
-    def and_expr(self) -> str:
-        parts = [self.unary()]
+    def and_expr(self, negate: bool) -> str:
+        parts = [self.unary(negate)]
         while self.keyword("AND"):
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+            parts.append(self.unary(negate))
+        return parts[0] if len(parts) == 1 else "(" + (" or " if negate else " and ").join(parts) + ")"
 
-    def unary(self) -> str:
+    def unary(self, negate: bool) -> str:
         if self.keyword("NOT"):
-            return f"(not {self.unary()})"
+            return self.unary(not negate)
         tok = self.peek()
         if tok is not None and tok.text == "(":
             self.i += 1
-            inner = self.or_expr()
+            inner = self.or_expr(negate)
             self.expect(")")
             return inner
-        return self.comparison()
+        return self.comparison(negate)
 
     def field(self) -> tuple[str, str | None]:
         tok = self.take()
@@ -152,7 +156,7 @@ class _Parser:
             return tok.text.lower()
         raise FilterError(f'expected a value (a "string", a number, true or false) at position {tok.pos + 1}')
 
-    def comparison(self) -> str:
+    def comparison(self, negate: bool) -> str:
         name, kind = self.field()
         if self.keyword("IN"):
             self.expect("[")
@@ -161,11 +165,12 @@ class _Parser:
                 self.i += 1
                 values.append(self.value(kind))
             self.expect("]")
-            return f"{name} in [{', '.join(values)}]"
+            return f"{name} {'not in' if negate else 'in'} [{', '.join(values)}]"
         tok = self.take()
         if tok.kind != "op":
             raise FilterError(f"expected an operator (=, !=, <, <=, >, >=, IN) at position {tok.pos + 1}")
-        return f"{name} {OPS[tok.text]} {self.value(kind)}"
+        op = NEGATED[tok.text] if negate else tok.text
+        return f"{name} {OPS[op]} {self.value(kind)}"
 
 
 def to_milvus(
