@@ -289,6 +289,8 @@ def main() -> None:
     parser.add_argument("--start-at", type=float)
     parser.add_argument("--quick", action="store_true", help="smaller scenarios for a smoke test")
     parser.add_argument("--procs", type=int, default=4, help="watcher client processes")
+    parser.add_argument("--scenario", action="append", default=[], help="WATCHERS:EVENTS:RATE (repeatable)")
+    parser.add_argument("--vecflow-only", action="store_true", help="skip the bare broadcast")
     args = parser.parse_args()
     if args.role == "watchers":
         asyncio.run(watchers(args.address, args.job, args.streams, args.ready))
@@ -302,16 +304,21 @@ def main() -> None:
     ]
     if args.quick:
         scenarios = [(1, 50, 50), (20, 50, 50), (20, 200, 0)]
+    if args.scenario:
+        scenarios = [tuple(int(float(x)) for x in spec.split(":")) for spec in args.scenario]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         print(f"{'watchers':>8} {'rate':>6} {'server':>8} {'ev/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
               f"{'deliv/s':>9} {'RSS MiB':>8} {'complete':>8}")
         for n, events, rate in scenarios:
-            rows = [scenario_bare(n, events, rate, args.procs, tmp), scenario_vecflow(n, events, rate, args.procs, tmp)]
+            rows = [] if args.vecflow_only else [scenario_bare(n, events, rate, args.procs, tmp)]
+            rows.append(scenario_vecflow(n, events, rate, args.procs, tmp))
             for row in rows:
                 print(f"{n:>8} {rate or 'max':>6} {row['server']:>8} {row['events_per_s']:>8.1f} {row['p50_ms']:>8.2f} "
                       f"{row['p99_ms']:>8.2f} {row['max_ms']:>8.2f} {row['deliveries_per_s']:>9.0f} "
                       f"{row['rss_mib']:>8.1f} {row['complete']!s:>8}")
+            if len(rows) < 2:
+                continue
             bare, vf = rows
             print(f"{'':>8} {'':>6} {'ratio':>8} {'':>8} {'':>8} {vf['p99_ms'] / bare['p99_ms']:>8.2f} {'':>8} "
                   f"{vf['deliveries_per_s'] / bare['deliveries_per_s']:>9.2f}   (vecflow / bare)", flush=True)

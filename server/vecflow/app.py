@@ -10,7 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vecflow.api.interceptors import default_interceptors
-from vecflow.api.jobs import JobServicer
+from vecflow.api.jobs import JobServicer, WriteGuard
 from vecflow.api.knowledge_bases import KnowledgeBaseServicer
 from vecflow.api.parse import ParseServicer
 from vecflow.api.upsertion_tasks import UpsertionTaskServicer
@@ -79,7 +79,7 @@ class App:
         )
         self.vector_stores = VectorStoreService(self.db, self.embedder.name, self._chunk_limits)
         self.jobs = JobQueryService(self.db)
-        self.hub = WatchHub(settings.watch_queue_size)
+        self.hub = WatchHub(settings.watch_queue_size, settings.watch_heartbeat_seconds)
         self.events = EventLog(self.db, self.hub, settings.job_history_limit)
         self.engine = JobEngine(
             self.events,
@@ -90,7 +90,8 @@ class App:
                 shutdown_grace_seconds=settings.shutdown_grace_seconds,
             ),
         )
-        self.watcher = JobWatcher(self.events, self.hub, settings.watch_heartbeat_seconds)
+        self.watcher = JobWatcher(self.events, self.hub)
+        self.write_guard = WriteGuard(settings.watch_write_timeout_seconds)
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.parsed = ParsedStore(settings.data_dir / "parsed")
         self.documents = DocumentService(
@@ -116,6 +117,7 @@ class App:
             self.embedder,
             lambda dim: MilvusIndex(settings.milvus_uri, settings.milvus_token, dim=dim),
             settings.max_batch_files,
+            settings.max_search_results,
         )
         self.sweeper: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
@@ -159,9 +161,7 @@ class App:
         )
         self.blobs.clear_temp()
         job_service_pb2_grpc.add_JobServiceServicer_to_server(
-            JobServicer(
-                self.jobs, self.engine, self.watcher, self.idempotency, self.settings.watch_write_timeout_seconds
-            ),
+            JobServicer(self.jobs, self.engine, self.watcher, self.idempotency, self.write_guard),
             server,
         )
         knowledge_base_service_pb2_grpc.add_KnowledgeBaseServiceServicer_to_server(
@@ -215,6 +215,8 @@ class App:
             await self.server.stop(grace)
             self.server = None
         await self.engine.stop(grace)
+        await self.hub.close()
+        await self.write_guard.close()
         if self.sweeper is not None:
             self.sweeper.cancel()
             await asyncio.gather(self.sweeper, return_exceptions=True)

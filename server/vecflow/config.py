@@ -84,6 +84,7 @@ class Settings:
     embedding_batch_size: int = 64
     max_batch_files: int = 2000
     max_task_items: int = 10_000
+    max_search_results: int = 50
     max_item_payload_bytes: int = 64 * 1024
     sweep_seconds: float = 300.0
 
@@ -132,6 +133,7 @@ class Settings:
             "embedding_batch_size": _int(env, "VECFLOW_EMBEDDING_BATCH_SIZE", 64, minimum=1),
             "max_batch_files": _int(env, "VECFLOW_MAX_BATCH_FILES", 2000, minimum=1),
             "max_task_items": _int(env, "VECFLOW_MAX_TASK_ITEMS", 10_000, minimum=1),
+            "max_search_results": _int(env, "VECFLOW_MAX_SEARCH_RESULTS", 50, minimum=1),
             "max_item_payload_bytes": _int(env, "VECFLOW_MAX_ITEM_PAYLOAD_BYTES", 64 * 1024, minimum=64),
             "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
         }

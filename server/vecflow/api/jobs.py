@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 
@@ -22,6 +23,42 @@ from vecflow.v1 import job_service_pb2_grpc as rpc
 Ctx = grpc.aio.ServicerContext
 
 
+class WriteGuard:
+    """Cuts off streams whose client stopped reading: one ticker checks every open write.
+
+    A per-write timer would cost a heap entry per message per stream; this costs two attribute
+    stores per message and one pass over the open streams every second.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._writing: dict[asyncio.Task[object], float] = {}
+        self.stalled: set[asyncio.Task[object]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    def start(self, task: asyncio.Task[object]) -> None:
+        self._writing[task] = time.monotonic()
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="vecflow-write-guard")
+
+    def done(self, task: asyncio.Task[object]) -> None:
+        self._writing.pop(task, None)
+
+    async def _tick(self) -> None:
+        while self._writing:
+            await asyncio.sleep(min(1.0, self.timeout / 4))
+            now = time.monotonic()
+            for task, since in tuple(self._writing.items()):
+                if now - since > self.timeout and task not in self.stalled:
+                    self.stalled.add(task)
+                    task.cancel()
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+
+
 class JobServicer(rpc.JobServiceServicer):
     def __init__(
         self,
@@ -29,13 +66,13 @@ class JobServicer(rpc.JobServiceServicer):
         engine: JobEngine,
         watcher: JobWatcher,
         idempotency: IdempotencyService,
-        write_timeout: float = 30.0,
+        guard: WriteGuard,
     ) -> None:
         self.jobs = jobs
         self.engine = engine
         self.watcher = watcher
         self.idempotency = idempotency
-        self.write_timeout = write_timeout
+        self.guard = guard
 
     async def GetJob(self, request: pb.GetJobRequest, context: Ctx) -> pb.GetJobResponse:
         job, history = await self.jobs.get(call.principal(), request.job_id)
@@ -54,23 +91,32 @@ class JobServicer(rpc.JobServiceServicer):
         return pb.ListJobsResponse(jobs=[convert.job(r) for r in rows], next_page_token=token)
 
     async def WatchJob(self, request: pb.WatchJobRequest, context: Ctx) -> None:
-        # Written with context.write (not yield) so a client that stops reading can be timed out
-        # and cut off instead of holding this stream open forever.
+        # Written with context.write (not yield) so that a client that stops reading can be cut off
+        # with ABORTED / WATCHER_TOO_SLOW instead of holding the stream open forever.
+        task = asyncio.current_task()
+        assert task is not None
         last = request.after_sequence
-        async for item in self.watcher.watch(call.principal().project_id, request.job_id, request.after_sequence):
-            message = convert.event_record_bytes(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
-            try:
-                async with asyncio.timeout(self.write_timeout):
+        try:
+            async for item in self.watcher.watch(call.principal().project_id, request.job_id, request.after_sequence):
+                message = convert.event_record_bytes(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
+                self.guard.start(task)  # type: ignore[arg-type]
+                try:
                     await context.write(message)  # type: ignore[arg-type]
-            except TimeoutError:
-                raise Aborted(
-                    f"this watcher did not read for {self.write_timeout:g}s and was cut off; reconnect with "
-                    f"after_sequence set to the last sequence you received (at least {last})",
-                    reason="WATCHER_TOO_SLOW",
-                    metadata={"resume_after_sequence": str(last), "job_id": request.job_id},
-                ) from None
-            if isinstance(item, EventRecord):
-                last = item.sequence
+                finally:
+                    self.guard.done(task)  # type: ignore[arg-type]
+                if isinstance(item, EventRecord):
+                    last = item.sequence
+        except asyncio.CancelledError:
+            if task not in self.guard.stalled:
+                raise
+            self.guard.stalled.discard(task)  # type: ignore[arg-type]
+            task.uncancel()
+            raise Aborted(
+                f"this watcher did not read for {self.guard.timeout:g}s and was cut off; reconnect with "
+                f"after_sequence set to the last sequence you received (at least {last})",
+                reason="WATCHER_TOO_SLOW",
+                metadata={"resume_after_sequence": str(last), "job_id": request.job_id},
+            ) from None
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Ctx) -> pb.CancelJobResponse:
         validation.required("job_id", request.job_id)

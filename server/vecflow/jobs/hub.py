@@ -9,12 +9,14 @@ never grows memory nor slows the publisher or other watchers.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from vecflow.jobs.records import EventRecord
 
 OVERFLOW = object()
+HEARTBEAT = object()
 
 
 @dataclass(eq=False)
@@ -25,6 +27,7 @@ class Subscription:
     overflowed: bool = False
     delivered: int = 0
     high_water: int = 0
+    last_activity: float = 0.0
 
     def __post_init__(self) -> None:
         # One extra slot so the overflow marker always fits.
@@ -41,20 +44,50 @@ class Subscription:
             return
         self.queue.put_nowait(event)
         self.high_water = max(self.high_water, self.queue.qsize())
+        self.last_activity = time.monotonic()
+
+    def beat(self, now: float, interval: float) -> None:
+        """Queue a heartbeat marker when nothing was offered for `interval` seconds."""
+        if not self.overflowed and self.queue.empty() and now - self.last_activity >= interval:
+            self.queue.put_nowait(HEARTBEAT)
+            self.last_activity = now
 
 
 class WatchHub:
-    """Routes each published event to the subscriptions of its job."""
+    """Routes each published event to the subscriptions of its job, and heartbeats idle ones.
 
-    def __init__(self, queue_capacity: int = 1024) -> None:
+    One ticker serves every subscription (a per-stream timer per event would cost far more at
+    thousands of streams).
+    """
+
+    def __init__(self, queue_capacity: int = 1024, heartbeat_seconds: float = 5.0) -> None:
         self.queue_capacity = queue_capacity
+        self.heartbeat_seconds = heartbeat_seconds
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._ticker: asyncio.Task[None] | None = None
         self.published = 0
 
     def subscribe(self, job_id: str) -> Subscription:
         sub = Subscription(job_id, self.queue_capacity)
+        sub.last_activity = time.monotonic()
         self._subs[job_id].add(sub)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="vecflow-watch-heartbeats")
         return sub
+
+    async def _tick(self) -> None:
+        interval = self.heartbeat_seconds
+        while self._subs:
+            await asyncio.sleep(interval / 4)
+            now = time.monotonic()
+            for subs in tuple(self._subs.values()):
+                for sub in tuple(subs):
+                    sub.beat(now, interval)
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
 
     def unsubscribe(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.job_id)

@@ -8,14 +8,13 @@ from the database, so a watcher never misses or repeats a sequence.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from vecflow.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from vecflow.jobs.eventlog import EventLog
-from vecflow.jobs.hub import OVERFLOW, WatchHub
+from vecflow.jobs.hub import HEARTBEAT, OVERFLOW, WatchHub
 from vecflow.jobs.records import TERMINAL, EventRecord
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
@@ -31,10 +30,9 @@ class Heartbeat:
 
 
 class JobWatcher:
-    def __init__(self, events: EventLog, hub: WatchHub, heartbeat_seconds: float = 5.0) -> None:
+    def __init__(self, events: EventLog, hub: WatchHub) -> None:
         self.events = events
         self.hub = hub
-        self.heartbeat_seconds = heartbeat_seconds
 
     async def watch(self, project_id: str, job_id: str, after_sequence: int) -> AsyncIterator[EventRecord | Heartbeat]:
         """Yield every event after `after_sequence`, then live ones, until the job's terminal event."""
@@ -72,15 +70,10 @@ class JobWatcher:
             if ended or (last == after_sequence and last == job.latest_sequence and job.status in TERMINAL):
                 return
             while True:  # live
-                if sub.queue.empty():
-                    try:
-                        async with asyncio.timeout(self.heartbeat_seconds):
-                            item = await sub.queue.get()
-                    except TimeoutError:
-                        yield Heartbeat(last, status, utcnow())
-                        continue
-                else:
-                    item = sub.queue.get_nowait()
+                item = await sub.queue.get()
+                if item is HEARTBEAT:
+                    yield Heartbeat(last, status, utcnow())
+                    continue
                 if item is OVERFLOW:
                     raise Aborted(
                         f"this watcher fell more than {sub.capacity} events behind job {job_id} and was cut off; "

@@ -51,6 +51,7 @@ class IndexingService:
         embedder: Embedder,
         index_factory: Callable[[int], MilvusIndex],
         max_batch_files: int = 2000,
+        max_search_results: int = 50,
     ) -> None:
         self.db = db
         self.engine = engine
@@ -60,6 +61,7 @@ class IndexingService:
         self.index_factory = index_factory
         self.index: MilvusIndex | None = None
         self.max_batch_files = max_batch_files
+        self.max_search_results = max_search_results
         self._opened = asyncio.Lock()
         engine.register("vector_store", self._index_job)
         engine.register("file_batch", self._index_job)
@@ -534,14 +536,18 @@ class IndexingService:
             await self._touch(s, store.id)
         return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
 
-    @staticmethod
-    def _check_search(query: str, max_num_results: int, mode: str, dense_weight: float, keyword_weight: float) -> int:
+    def _check_search(
+        self, query: str, max_num_results: int, mode: str, dense_weight: float, keyword_weight: float
+    ) -> int:
         if not query.strip():
             raise InvalidArgument.field("query", "is required")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument.field("query", f"must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
-        if not 0 <= max_num_results <= 50:
-            raise InvalidArgument.field("max_num_results", f"must be between 1 and 50, got {max_num_results}")
+        if not 0 <= max_num_results <= self.max_search_results:
+            raise InvalidArgument.field(
+                "max_num_results",
+                f"must be between 1 and {self.max_search_results} (VECFLOW_MAX_SEARCH_RESULTS), got {max_num_results}",
+            )
         if mode not in MODES:
             raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
         if dense_weight < 0 or keyword_weight < 0:
