@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +55,6 @@ def register(engine: Any) -> None:
 async def bare_server(port: int, events: int, rate: float, start_at: float) -> None:
     import grpc
     from google.protobuf.timestamp_pb2 import Timestamp
-
     from vecflow.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
     queues: set[asyncio.Queue[Any]] = set()
@@ -65,6 +63,8 @@ async def bare_server(port: int, events: int, rate: float, start_at: float) -> N
         async def WatchJob(self, request: Any, context: Any) -> Any:
             queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
             queues.add(queue)
+            # Like vecflow's replay of the job's first events: the client knows it is subscribed.
+            yield job_service_pb2.WatchJobResponse(event=job_pb2.JobHistoryEvent(sequence=0, step="hello"))
             try:
                 while True:
                     message = await queue.get()
@@ -96,8 +96,11 @@ async def bare_server(port: int, events: int, rate: float, start_at: float) -> N
             queue.put_nowait(message)
     for queue in tuple(queues):
         queue.put_nowait(None)
-    await asyncio.sleep(1.0)
-    await server.stop(1)
+    for _ in range(600):  # until every stream has ended
+        if not queues:
+            break
+        await asyncio.sleep(0.1)
+    await server.stop(5)
 
 
 # --- watcher processes ----------------------------------------------------------------------------------
@@ -105,35 +108,51 @@ async def bare_server(port: int, events: int, rate: float, start_at: float) -> N
 
 async def watchers(address: str, job_id: str, streams: int, ready_file: str) -> None:
     import grpc
-
     from vecflow.v1 import job_service_pb2, job_service_pb2_grpc
 
-    channels = [grpc.aio.insecure_channel(address) for _ in range((streams + STREAMS_PER_CHANNEL - 1) // STREAMS_PER_CHANNEL)]
+    n_channels = (streams + STREAMS_PER_CHANNEL - 1) // STREAMS_PER_CHANNEL
+    channels = [grpc.aio.insecure_channel(address) for _ in range(n_channels)]
     latencies: list[float] = []
     counts: list[int] = []
     first_last: list[float] = []
+    subscribed = 0
+    all_subscribed = asyncio.Event()
 
     async def one(i: int) -> None:
+        nonlocal subscribed
         stub = job_service_pb2_grpc.JobServiceStub(channels[i // STREAMS_PER_CHANNEL])
-        n = 0
+        received, first = 0, True
         call = stub.WatchJob(job_service_pb2.WatchJobRequest(job_id=job_id), metadata=(("x-api-key", KEY),))
-        async for message in call:
-            now = time.time()
-            if message.HasField("event") and message.event.step == "emit":
-                ts = message.event.timestamp
-                latencies.append(now - (ts.seconds + ts.nanos / 1e9))
-                first_last.append(now)
-                n += 1
-        counts.append(n)
+        try:
+            async for message in call:
+                now = time.time()
+                if first:  # the first message (vecflow's replay, the bare server's hello): subscribed
+                    first = False
+                    subscribed += 1
+                    if subscribed == streams:
+                        all_subscribed.set()
+                if message.HasField("event") and message.event.step == "emit":
+                    ts = message.event.timestamp
+                    latencies.append(now - (ts.seconds + ts.nanos / 1e9))
+                    first_last.append(now)
+                    received += 1
+        except grpc.aio.AioRpcError as err:
+            print(f"stream {i} ended with {err.code().name}: {err.details()}", file=sys.stderr)
+        counts.append(received)
 
     tasks = [asyncio.create_task(one(i)) for i in range(streams)]
-    await asyncio.sleep(0.5)
+    await all_subscribed.wait()  # every stream is subscribed before the job starts emitting
     Path(ready_file).write_text("ready")
     await asyncio.gather(*tasks)
     for channel in channels:
         await channel.close()
-    print(json.dumps({"latencies": latencies, "counts": counts,
-                      "first": min(first_last, default=0), "last": max(first_last, default=0)}))
+    summary = {
+        "latencies": latencies,
+        "counts": counts,
+        "first": min(first_last, default=0),
+        "last": max(first_last, default=0),
+    }
+    print(json.dumps(summary))
 
 
 # --- orchestration -----------------------------------------------------------------------------------------
@@ -164,11 +183,30 @@ def run_watchers(address: str, job_id: str, n: int, procs: int, tmp: Path) -> li
     started = []
     for i, count in enumerate(c for c in per if c):
         ready = tmp / f"ready-{job_id}-{i}"
-        started.append((ready, subprocess.Popen(
-            [sys.executable, __file__, "--role", "watchers", "--address", address, "--job", job_id,
-             "--streams", str(count), "--ready", str(ready)],
-            stdout=subprocess.PIPE, text=True)))
-    deadline = time.time() + 60
+        started.append(
+            (
+                ready,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--role",
+                        "watchers",
+                        "--address",
+                        address,
+                        "--job",
+                        job_id,
+                        "--streams",
+                        str(count),
+                        "--ready",
+                        str(ready),
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
+    deadline = time.time() + 120
     while not all(r.exists() for r, _ in started):
         if time.time() > deadline:
             raise RuntimeError("watchers did not connect in time")
@@ -209,13 +247,20 @@ def summarise(name: str, result: dict[str, Any], events: int, rss: float, emit_s
 def scenario_vecflow(n: int, events: int, rate: float, procs: int, tmp: Path) -> dict[str, Any]:
     port = free_port()
     data = tmp / f"vf-{n}-{rate}-{time.time_ns()}"
-    env = {**os.environ, "VECFLOW_DATA_DIR": str(data), "VECFLOW_LISTEN_ADDRESS": f"127.0.0.1:{port}",
-           "VECFLOW_METRICS_ADDRESS": "", "VECFLOW_BOOTSTRAP_API_KEY": KEY, "VECFLOW_LOG_LEVEL": "WARNING",
-           "VECFLOW_JOB_PLUGINS": "watch:register", "VECFLOW_JOB_POLL_SECONDS": "0.05",
-           "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(data),
+        "VECFLOW_LISTEN_ADDRESS": f"127.0.0.1:{port}",
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_BOOTSTRAP_API_KEY": KEY,
+        "VECFLOW_LOG_LEVEL": "WARNING",
+        "VECFLOW_JOB_PLUGINS": "watch:register",
+        "VECFLOW_JOB_POLL_SECONDS": "0.05",
+        "PYTHONPATH": str(Path(__file__).resolve().parent),
+    }
     server = subprocess.Popen([sys.executable, "-m", "vecflow", "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
-        job_id = asyncio.run(_submit(env, data, events, rate, start_in=3.0 + n / 400))
+        job_id = asyncio.run(_submit(env, data, events, rate, start_in=4.0 + n / 50))
         watch = run_watchers(f"127.0.0.1:{port}", job_id, n, procs, tmp)
         result = collect(watch)
         seconds = asyncio.run(_job_seconds(data, job_id))
@@ -261,9 +306,23 @@ async def _job_seconds(data: Path, job_id: str) -> float:
 
 def scenario_bare(n: int, events: int, rate: float, procs: int, tmp: Path) -> dict[str, Any]:
     port = free_port()
-    start_at = time.time() + 3.0 + n / 400
-    server = subprocess.Popen([sys.executable, __file__, "--role", "bare", "--port", str(port), "--events",
-                               str(events), "--rate", str(rate), "--start-at", str(start_at)])
+    start_at = time.time() + 4.0 + n / 50
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "bare",
+            "--port",
+            str(port),
+            "--events",
+            str(events),
+            "--rate",
+            str(rate),
+            "--start-at",
+            str(start_at),
+        ]
+    )
     try:
         time.sleep(1.0)
         watch = run_watchers(f"127.0.0.1:{port}", "bare", n, procs, tmp)
@@ -300,7 +359,12 @@ def main() -> None:
         return
 
     scenarios = [  # (watchers, events, rate per second; 0 = as fast as possible)
-        (1, 200, 50), (100, 200, 50), (1000, 10, 1), (1, 1000, 0), (100, 300, 0), (1000, 100, 0),
+        (1, 200, 50),
+        (100, 200, 50),
+        (1000, 10, 1),
+        (1, 1000, 0),
+        (100, 300, 0),
+        (1000, 100, 0),
     ]
     if args.quick:
         scenarios = [(1, 50, 50), (20, 50, 50), (20, 200, 0)]
@@ -308,20 +372,27 @@ def main() -> None:
         scenarios = [tuple(int(float(x)) for x in spec.split(":")) for spec in args.scenario]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        print(f"{'watchers':>8} {'rate':>6} {'server':>8} {'ev/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'deliv/s':>9} {'RSS MiB':>8} {'complete':>8}")
+        print(
+            f"{'watchers':>8} {'rate':>6} {'server':>8} {'ev/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+            f"{'deliv/s':>9} {'RSS MiB':>8} {'complete':>8}"
+        )
         for n, events, rate in scenarios:
             rows = [] if args.vecflow_only else [scenario_bare(n, events, rate, args.procs, tmp)]
             rows.append(scenario_vecflow(n, events, rate, args.procs, tmp))
             for row in rows:
-                print(f"{n:>8} {rate or 'max':>6} {row['server']:>8} {row['events_per_s']:>8.1f} {row['p50_ms']:>8.2f} "
-                      f"{row['p99_ms']:>8.2f} {row['max_ms']:>8.2f} {row['deliveries_per_s']:>9.0f} "
-                      f"{row['rss_mib']:>8.1f} {row['complete']!s:>8}")
+                print(
+                    f"{n:>8} {rate or 'max':>6} {row['server']:>8} {row['events_per_s']:>8.1f} {row['p50_ms']:>8.2f} "
+                    f"{row['p99_ms']:>8.2f} {row['max_ms']:>8.2f} {row['deliveries_per_s']:>9.0f} "
+                    f"{row['rss_mib']:>8.1f} {row['complete']!s:>8}"
+                )
             if len(rows) < 2:
                 continue
             bare, vf = rows
-            print(f"{'':>8} {'':>6} {'ratio':>8} {'':>8} {'':>8} {vf['p99_ms'] / bare['p99_ms']:>8.2f} {'':>8} "
-                  f"{vf['deliveries_per_s'] / bare['deliveries_per_s']:>9.2f}   (vecflow / bare)", flush=True)
+            print(
+                f"{'':>8} {'':>6} {'ratio':>8} {'':>8} {'':>8} {vf['p99_ms'] / bare['p99_ms']:>8.2f} {'':>8} "
+                f"{vf['deliveries_per_s'] / bare['deliveries_per_s']:>9.2f}   (vecflow / bare)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

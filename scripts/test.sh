@@ -14,7 +14,7 @@ fi
 echo "== generated stubs match proto/"
 .venv/bin/python scripts/gen_protos.py --check
 echo "== ruff"
-.venv/bin/ruff check server tests scripts
+.venv/bin/ruff check server tests scripts bench clients/python
 if command -v node >/dev/null 2>&1; then
   echo "== Node.js consumer (clients/node) against a real server"
   bash clients/node/run-against-server.sh

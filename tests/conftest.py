@@ -22,6 +22,7 @@ from vecflow.v1 import (
     upsertion_task_service_pb2_grpc,
     vector_store_service_pb2_grpc,
 )
+from vecflow_client import metadata_interceptors
 
 POSTGRES_ENV = "VECFLOW_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgres"]
@@ -89,39 +90,6 @@ class Stubs:
             stores=vector_store_service_pb2_grpc.VectorStoreServiceStub(channel),
             tasks=upsertion_task_service_pb2_grpc.UpsertionTaskServiceStub(channel),
         )
-
-
-def _with_metadata(details: Any, metadata: tuple[tuple[str, str], ...]) -> Any:
-    return details._replace(metadata=tuple(details.metadata or ()) + metadata)
-
-
-class _UnaryUnaryMetadata(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
-        self.metadata = metadata
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request)
-
-
-class _UnaryStreamMetadata(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
-        self.metadata = metadata
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request)
-
-
-class _StreamUnaryMetadata(grpc.aio.StreamUnaryClientInterceptor):
-    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
-        self.metadata = metadata
-
-    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request_iterator)
-
-
-def metadata_interceptors(metadata: tuple[tuple[str, str], ...]) -> list[grpc.aio.ClientInterceptor]:
-    """Client interceptors that add fixed metadata (an API key, say) to every call."""
-    return [_UnaryUnaryMetadata(metadata), _UnaryStreamMetadata(metadata), _StreamUnaryMetadata(metadata)]
 
 
 @dataclass

@@ -51,7 +51,9 @@ class JobWatcher:
             )
         sub = self.hub.subscribe(job_id)
         try:
-            oldest = await self.events.oldest_sequence(job_id) or 1
+            oldest = 1
+            if job.latest_sequence > self.events.history_limit:  # only then can early events be gone
+                oldest = await self.events.oldest_sequence(job_id) or 1
             if after_sequence + 1 < oldest:
                 raise FailedPrecondition(
                     f"events up to sequence {oldest - 1} of job {job_id} are no longer kept; "
