@@ -1,4 +1,11 @@
-"""The `vecflow` command: `serve` runs the server, `admin` manages tenants and keys, `migrate` the schema."""
+"""The `vecflow` command.
+
+Server side: `serve` runs the server, `admin` manages tenants and keys, `migrate` the schema (these
+talk to the database and import the server). Client side, over gRPC with the Python SDK: `kb`,
+`upload`, `stores`, `batches`, `tasks`, `search` and `jobs` (see vecflow/cli_common.py for the
+shared options, configuration and exit codes). Server modules are imported only by the server
+commands, so client commands start quickly.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,23 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vecflow import cli_jobs, logs
-from vecflow.app import App
-from vecflow.config import Settings, SettingsError
-from vecflow.errors import VecflowError
-from vecflow.services.auth import AuthService, IssuedKey
-from vecflow.storage import migrate
-from vecflow.storage.db import Database
+from vecflow import cli_jobs, cli_kb, cli_search, cli_stores, cli_tasks, cli_upload
+
+if TYPE_CHECKING:
+    from vecflow.config import Settings
+    from vecflow.services.auth import AuthService, IssuedKey
+
+CLIENT_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "jobs": cli_jobs.main,
+    "kb": cli_kb.main,
+    "upload": cli_upload.main,
+    "stores": cli_stores.main,
+    "batches": cli_stores.main,
+    "tasks": cli_tasks.main,
+    "search": cli_search.main,
+}
 
 
 def _print_key(key: IssuedKey, heading: str) -> None:
@@ -28,6 +43,8 @@ def _print_key(key: IssuedKey, heading: str) -> None:
 
 
 async def _serve(settings: Settings) -> int:
+    from vecflow.app import App
+
     app = App(settings)
     await app.start()
     if app.bootstrap_key is not None:
@@ -50,6 +67,10 @@ async def _serve(settings: Settings) -> int:
 
 
 async def _with_auth(settings: Settings, action: Callable[[AuthService], Awaitable[int]]) -> int:
+    from vecflow.services.auth import AuthService
+    from vecflow.storage import migrate
+    from vecflow.storage.db import Database
+
     db = Database(settings.database_url)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="data directory (default VECFLOW_DATA_DIR or ./vecflow-data)")
 
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    cli_kb.add_parser(sub)
+    cli_upload.add_parser(sub)
+    cli_stores.add_parser(sub)
+    cli_tasks.add_parser(sub)
+    cli_search.add_parser(sub)
     cli_jobs.add_parser(sub)
 
     admin = sub.add_parser("admin", help="manage accounts, projects and API keys (talks to the database directly)")
@@ -152,8 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "jobs":
-        return cli_jobs.main(args)
+    if args.command in CLIENT_COMMANDS:
+        return CLIENT_COMMANDS[args.command](args)
+    from vecflow import logs
+    from vecflow.config import Settings, SettingsError
+    from vecflow.errors import VecflowError
+
     try:
         overrides: dict[str, Any] = {}
         if getattr(args, "listen", None):

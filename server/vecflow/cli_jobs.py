@@ -3,113 +3,149 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
-from google.protobuf import json_format
-
+from vecflow import cli_progress as ui
+from vecflow.cli_common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Session,
+    add_command,
+    fmt_time,
+    run,
+)
 from vecflow.v1 import job_pb2, job_service_pb2
 
-EXIT_OK, EXIT_FAILED, EXIT_CANCELLED, EXIT_ERROR = 0, 1, 3, 2
+if TYPE_CHECKING:
+    from vecflow_client import VecflowClient
+
+# Kept for callers of the old module-level names.
+EXIT_CANCELLED = 3
+_event_line = ui.event_line
+_exit_code = ui.job_exit_code
+
+STATUSES = ["pending", "running", "succeeded", "failed", "cancelled"]
+OPERATIONS = ["parse", "extract", "vector_store", "chunk", "upsert", "file_batch"]
 
 
 def add_parser(sub: Any) -> None:
-    jobs = sub.add_parser("jobs", help="list, inspect, watch, cancel and restart jobs")
-    jobs.add_argument(
-        "--address",
-        default=os.environ.get("VECFLOW_ADDRESS", "127.0.0.1:50051"),
-        help="server host:port (env VECFLOW_ADDRESS)",
-    )
-    jobs.add_argument("--api-key", default=os.environ.get("VECFLOW_API_KEY", ""), help="API key (env VECFLOW_API_KEY)")
-    jobs.add_argument("--json", action="store_true", help="machine-readable output (one JSON object per line)")
+    jobs = add_command(sub, "jobs", help="list, inspect, watch, cancel and restart jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)
-    p = jsub.add_parser("list")
-    p.add_argument("--status", choices=["pending", "running", "succeeded", "failed", "cancelled"])
-    p.add_argument("--limit", type=int, default=20)
-    for name in ("get", "cancel", "restart"):
-        jsub.add_parser(name).add_argument("job_id")
-    p = jsub.add_parser("watch", help="stream a job's history live until it ends (Ctrl-C stops watching only)")
+    p = add_command(jsub, "list", help="the newest jobs, optionally filtered")
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--operation", choices=OPERATIONS)
+    p.add_argument("--source", default="", help="only jobs working on this resource id")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (0: all)")
+    add_command(jsub, "get", help="a job with its history").add_argument("job_id")
+    add_command(jsub, "cancel", help="cancel a job (a running one stops at its next step)").add_argument("job_id")
+    p = add_command(jsub, "restart", help="put a failed or cancelled job back to pending")
+    p.add_argument("job_id")
+    p.add_argument("--watch", action="store_true", help="then watch it until it ends")
+    p = add_command(jsub, "watch", help="show a job live until it ends (Ctrl-C stops watching, not the job; exit 130)")
     p.add_argument("job_id")
     p.add_argument("--after", type=int, default=0, help="resume after this sequence")
 
 
-def _status(value: int) -> str:
-    return job_pb2.JobStatus.Name(value).removeprefix("JOB_STATUS_").lower()
+def print_job(session: Session, job: job_pb2.Job, *, history: bool = True) -> None:
+    session.line(f"{job.id}  {ui.operation(job.operation)}  {ui.job_status(job.status)}  attempt {job.attempt}")
+    session.line(f"  source: {job.source_id}  created: {fmt_time(job.created_at)}  updated: {fmt_time(job.updated_at)}")
+    if job.HasField("error"):
+        session.line(f"  error: {job.error.code}: {job.error.message}", style="red")
+    if job.result.fields:
+        session.line(f"  result: {ui.details_text(ui.struct_dict(job.result))}")
+    if history:
+        for event in job.history:
+            session.line(ui.event_line(event))
 
 
-def _event_line(event: job_pb2.JobHistoryEvent) -> str:
-    step_status = job_pb2.StepStatus.Name(event.status).removeprefix("STEP_STATUS_").lower()
-    details = json_format.MessageToDict(event.details) if event.details.fields else {}
-    took = f" {event.duration_ms} ms" if event.duration_ms else ""
-    extra = " ".join(f"{k}={v}" for k, v in details.items())
-    stamp = event.timestamp.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
-    return f"{event.sequence:>5}  {stamp}  {event.step:<16} {step_status:<10}{took}  {extra}".rstrip()
+async def watch(session: Session, client: VecflowClient, job_id: str, after: int = 0) -> int:
+    """Follow one job to its end; return 0 succeeded, 1 failed, 3 cancelled."""
+    job = await client.get_job(job_id)
+    if session.json:
+        async for event in ui.follow(session, client, job_id, after):
+            session.emit(event)
+        return ui.job_exit_code(await client.get_job(job_id))
+    if not session.live:
+        async for event in ui.follow(session, client, job_id, after):
+            session.line(ui.event_line(event))
+        final = await client.get_job(job_id)
+        ui.print_outcome(session, final)
+        return ui.job_exit_code(final)
+
+    from rich.console import Group
+    from rich.text import Text
+
+    header = Text()
+
+    def describe(status: int, sequence: int) -> None:
+        header.plain = ""
+        header.append(f"{job.id}  ", style="bold")
+        kind = ui.operation(job.operation)
+        header.append(
+            f"{'' if kind == 'unspecified' else kind + '  '}{ui.job_status(status)}  #{sequence}", style="cyan"
+        )
+
+    describe(job.status, job.latest_sequence)
+    progress = ui.new_progress(session)
+    board = ui.StepBoard(session, progress)
+    with ui.live_area(session, Group(header, progress)):
+        async for event in ui.follow(session, client, job_id, after):
+            board.handle(event)
+            describe(event.job_status, event.sequence)
+    final = await client.get_job(job_id)
+    if final.history:
+        rows = [(step, n, ui.fmt_ms(ms)) for step, n, ms in ui.step_durations(final.history)]
+        if rows:
+            session.table(["step", "runs", "time"], rows)
+    ui.print_outcome(session, final, durations=False)
+    return ui.job_exit_code(final)
 
 
-def _exit_code(job: job_pb2.Job) -> int:
-    return {job_pb2.JOB_STATUS_SUCCEEDED: EXIT_OK, job_pb2.JOB_STATUS_CANCELLED: EXIT_CANCELLED}.get(
-        job.status, EXIT_FAILED
-    )
-
-
-async def run(args: argparse.Namespace) -> int:
-    from vecflow_client import VecflowClient
-
-    if not args.api_key:
-        print("vecflow jobs: an API key is required (--api-key or VECFLOW_API_KEY)", file=sys.stderr)
+async def handle(session: Session, client: VecflowClient) -> int:
+    args = session.args
+    command = args.jobs_command
+    if command == "list":
+        rows = []
+        count = 0
+        async for job in client.iter_jobs(
+            status=args.status, operation=args.operation, source_id=args.source, page_size=min(args.limit or 200, 200)
+        ):
+            if session.json:
+                session.emit(job)
+            else:
+                rows.append(
+                    (
+                        job.id,
+                        ui.job_status(job.status),
+                        ui.operation(job.operation),
+                        job.source_id,
+                        fmt_time(job.created_at),
+                    )
+                )
+            count += 1
+            if args.limit and count >= args.limit:
+                break
+        if not session.json:
+            session.table(["id", "status", "operation", "source", "created"], rows)
+        return EXIT_OK
+    if command == "watch":
+        return await watch(session, client, args.job_id, args.after)
+    if command == "get":
+        job = await client.get_job(args.job_id)
+    elif command == "cancel":
+        job = (await client.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=args.job_id))).job
+    elif command == "restart":
+        job = (await client.jobs.RestartJob(job_service_pb2.RestartJobRequest(job_id=args.job_id))).job
+        if args.watch:
+            return await watch(session, client, job.id, job.latest_sequence)
+    else:  # pragma: no cover - argparse keeps this out
         return EXIT_ERROR
-    emit = (lambda m: print(json_format.MessageToJson(m, indent=None), flush=True)) if args.json else None
-    async with VecflowClient(args.address, args.api_key) as client:
-        try:
-            if args.jobs_command == "list":
-                status = job_pb2.JobStatus.Value(f"JOB_STATUS_{args.status.upper()}") if args.status else 0
-                reply = await client.jobs.ListJobs(job_service_pb2.ListJobsRequest(page_size=args.limit, status=status))
-                for job in reply.jobs:
-                    if emit:
-                        emit(job)
-                    else:
-                        operation = job_pb2.JobOperation.Name(job.operation).removeprefix("JOB_OPERATION_").lower()
-                        print(f"{job.id}  {_status(job.status):<10} {operation:<12} {job.source_id}")
-                return EXIT_OK
-            if args.jobs_command in ("get", "cancel", "restart"):
-                if args.jobs_command == "get":
-                    job = (await client.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=args.job_id))).job
-                elif args.jobs_command == "cancel":
-                    job = (await client.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=args.job_id))).job
-                else:
-                    job = (await client.jobs.RestartJob(job_service_pb2.RestartJobRequest(job_id=args.job_id))).job
-                if emit:
-                    emit(job)
-                else:
-                    print(f"{job.id}  {_status(job.status)}  attempt {job.attempt}")
-                    if job.HasField("error"):
-                        print(f"  error: {job.error.code}: {job.error.message}")
-                    for event in job.history:
-                        print(_event_line(event))
-                return EXIT_OK
-            # watch
-            async for event in client.watch_job(args.job_id, after_sequence=args.after):
-                if emit:
-                    emit(event)
-                else:
-                    print(_event_line(event), flush=True)
-            job = (await client.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=args.job_id))).job
-            if not emit:
-                print(f"job {job.id} {_status(job.status)}", flush=True)
-                if job.HasField("error"):
-                    print(f"  error: {job.error.code}: {job.error.message}", flush=True)
-            return _exit_code(job)
-        except grpc.aio.AioRpcError as err:
-            print(f"vecflow jobs: {err.code().name}: {err.details()}", file=sys.stderr)
-            return EXIT_ERROR
+    if session.json:
+        session.emit(job)
+    else:
+        print_job(session, job, history=command == "get")
+    return EXIT_OK
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(run(args))
-    except KeyboardInterrupt:
-        print("stopped watching (the job goes on)", file=sys.stderr)
-        return 130
+    return run(args, handle)

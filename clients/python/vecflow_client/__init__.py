@@ -1,5 +1,27 @@
-"""Python client for vecflow: typed stubs with authentication, and helpers for watching jobs."""
+"""Python client for vecflow: typed stubs with authentication, retries, uploads, paging and job watching.
 
-from vecflow_client.client import VecflowClient, metadata_interceptors
+`VecflowClient` is the asyncio client; `VecflowSyncClient` the same surface, blocking.
+"""
 
-__all__ = ["VecflowClient", "metadata_interceptors"]
+from vecflow_client.client import (
+    DEFAULT_ADDRESS,
+    VecflowClient,
+    enum_value,
+    error_info,
+    error_reason,
+    metadata_interceptors,
+)
+from vecflow_client.retry import NO_RETRY, RetryPolicy
+from vecflow_client.sync import VecflowSyncClient
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "NO_RETRY",
+    "RetryPolicy",
+    "VecflowClient",
+    "VecflowSyncClient",
+    "enum_value",
+    "error_info",
+    "error_reason",
+    "metadata_interceptors",
+]
