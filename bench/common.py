@@ -101,3 +101,20 @@ async def upload_documents(client: Any, kb_id: str, docs: list[dict[str, Any]], 
             return await client.knowledge_bases.UploadFile(messages())
 
     return await asyncio.gather(*(one(d) for d in docs))
+
+
+async def wait_parsed(client: Any, kb_id: str, total: int) -> None:
+    """Poll until no file of the knowledge base is still pending (no need for thousands of watch streams)."""
+    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+
+    while True:
+        pending = await client.knowledge_bases.ListFiles(
+            kb_pb2.ListFilesRequest(kb_id=kb_id, parse_state=kb_pb2.PARSE_STATE_PENDING, page_size=1)
+        )
+        if not pending.files:
+            break
+        await asyncio.sleep(1)
+    failed = await client.knowledge_bases.ListFiles(
+        kb_pb2.ListFilesRequest(kb_id=kb_id, parse_state=kb_pb2.PARSE_STATE_FAILED, page_size=5)
+    )
+    assert not failed.files, f"parse failed: {failed.files[0].name}: {failed.files[0].parse_error}"

@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import KEY, document_text, load_corpus, upload_documents, vecflow_server
-
+from common import KEY, document_text, load_corpus, upload_documents, vecflow_server, wait_parsed
 from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.embed import LocalEmbedder
 from vecflow.pipeline.parse import parse_document
@@ -34,32 +33,45 @@ from vecflow_client import VecflowClient
 
 async def through_service(address: str, docs: list[dict]) -> dict[str, float]:
     async with VecflowClient(address, KEY) as client:
-        kb = (await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="bench"))).knowledge_base
-        store = (await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="bench"))).vector_store
+        kb = (
+            await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="bench"))
+        ).knowledge_base
+        store = (
+            await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="bench"))
+        ).vector_store
         start = time.perf_counter()
         replies = await upload_documents(client, kb.id, docs)
         uploaded = time.perf_counter()
-        jobs = await asyncio.gather(*(client.wait_job(r.parse_job.id) for r in replies))
-        assert all(j.status == job_pb2.JOB_STATUS_SUCCEEDED for j in jobs), "a parse job failed"
+        await wait_parsed(client, kb.id, len(replies))
         parsed = time.perf_counter()
-        batch = (await client.vector_stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(
-            vector_store_id=store.id, file_ids=[r.file.id for r in replies]))).file_batch
+        batch = (
+            await client.vector_stores.CreateFileBatch(
+                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[r.file.id for r in replies])
+            )
+        ).file_batch
         job = await client.wait_job(batch.job_id)
         assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
         end = time.perf_counter()
         chunks = 0
         token = ""
         while True:
-            page = await client.vector_stores.ListVectorStoreFiles(vs_pb2.ListVectorStoreFilesRequest(
-                vector_store_id=store.id, page_size=1000, page_token=token))
+            page = await client.vector_stores.ListVectorStoreFiles(
+                vs_pb2.ListVectorStoreFilesRequest(vector_store_id=store.id, page_size=1000, page_token=token)
+            )
             chunks += sum(f.chunk_count for f in page.files)
             token = page.next_page_token
             if not token:
                 break
         size = store.chunking_strategy
-    return {"seconds": end - start, "upload_s": uploaded - start, "parse_s": parsed - uploaded,
-            "index_s": end - parsed, "chunks": chunks, "size": size.max_chunk_size_tokens,
-            "overlap": size.chunk_overlap_tokens}
+    return {
+        "seconds": end - start,
+        "upload_s": uploaded - start,
+        "parse_s": parsed - uploaded,
+        "index_s": end - parsed,
+        "chunks": chunks,
+        "size": size.max_chunk_size_tokens,
+        "overlap": size.chunk_overlap_tokens,
+    }
 
 
 async def embed_only(embedder: LocalEmbedder, texts: list[str]) -> float:
@@ -82,12 +94,25 @@ async def naive(embedder: LocalEmbedder, docs: list[dict], tmp: Path, size: int,
         pages = [(p.number, p.char_start, p.char_end) for p in parsed.pages]
         chunks = chunk_text(parsed.text, tokenizer, size, overlap, pages)
         vectors = await embedder.embed([c.text for c in chunks])
-        await index.upsert_chunks([
-            {"pk": f"naive:{doc['_id']}:{c.index}", "project_id": "p", "vector_store_id": "naive",
-             "file_id": doc["_id"], "file_name": path.name, "chunk_index": c.index, "page": c.page,
-             "char_start": c.char_start, "char_end": c.char_end, "text": c.text, "dense": v, "attributes": {}}
-            for c, v in zip(chunks, vectors, strict=True)
-        ])
+        await index.upsert_chunks(
+            [
+                {
+                    "pk": f"naive:{doc['_id']}:{c.index}",
+                    "project_id": "p",
+                    "vector_store_id": "naive",
+                    "file_id": doc["_id"],
+                    "file_name": path.name,
+                    "chunk_index": c.index,
+                    "page": c.page,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                    "text": c.text,
+                    "dense": v,
+                    "attributes": {},
+                }
+                for c, v in zip(chunks, vectors, strict=True)
+            ]
+        )
         total += len(chunks)
     seconds = time.perf_counter() - start
     await index.close()
@@ -122,10 +147,14 @@ def main() -> None:
 
     s_rate = service["chunks"] / service["seconds"]
     a_rate, b_rate = a_chunks / a_seconds, b_chunks / b_seconds
-    print(f"documents: {len(docs)}   chunks: service {service['chunks']}, embed-only {a_chunks}, naive {b_chunks}"
-          f"   (chunk {service['size']} tokens, overlap {service['overlap']})")
-    print(f"service    {service['seconds']:8.1f} s  {s_rate:8.1f} chunks/s   (upload {service['upload_s']:.1f} s, "
-          f"parse {service['parse_s']:.1f} s, chunk+embed+insert {service['index_s']:.1f} s)")
+    print(
+        f"documents: {len(docs)}   chunks: service {service['chunks']}, embed-only {a_chunks}, naive {b_chunks}"
+        f"   (chunk {service['size']} tokens, overlap {service['overlap']})"
+    )
+    print(
+        f"service    {service['seconds']:8.1f} s  {s_rate:8.1f} chunks/s   (upload {service['upload_s']:.1f} s, "
+        f"parse {service['parse_s']:.1f} s, chunk+embed+insert {service['index_s']:.1f} s)"
+    )
     print(f"(a) embed  {a_seconds:8.1f} s  {a_rate:8.1f} chunks/s")
     print(f"(b) naive  {b_seconds:8.1f} s  {b_rate:8.1f} chunks/s")
     print(f"ratio service/(a) = {s_rate / a_rate:.2f}   (goal >= 0.9)")

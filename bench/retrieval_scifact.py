@@ -6,7 +6,9 @@ Ingests ../shared/data/scifact/corpus.jsonl through the service (each document u
 "<id>.txt" holding `title + "\\n\\n" + text`, added to one vector store with the default chunking),
 then runs the 300 test queries (qrels/test.tsv) through SearchVectorStore in dense, keyword and
 hybrid mode and computes nDCG@10 and recall@100, ranking documents by their best chunk (a document
-split into several chunks counts once). With --data-dir the ingested server data is kept and
+split into several chunks counts once). `--via items` (the default) ingests the corpus as one
+upsertion task instead, one item per document (the model embeds its first 254 tokens, BM25
+indexes the whole text) and searches with SearchCollection. With --data-dir the ingested server data is kept and
 reused by later runs (and by bench/search.py).
 """
 
@@ -19,15 +21,17 @@ import math
 import time
 from pathlib import Path
 
-from common import KEY, SCIFACT, load_corpus, upload_documents, vecflow_server
-
+from common import KEY, SCIFACT, load_corpus, upload_documents, vecflow_server, wait_parsed
 from vecflow.v1 import common_pb2, job_pb2
 from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
 from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import VecflowClient
 
-MODES = {"dense": common_pb2.RANKING_MODE_DENSE, "keyword": common_pb2.RANKING_MODE_KEYWORD,
-         "hybrid": common_pb2.RANKING_MODE_HYBRID}
+MODES = {
+    "dense": common_pb2.RANKING_MODE_DENSE,
+    "keyword": common_pb2.RANKING_MODE_KEYWORD,
+    "hybrid": common_pb2.RANKING_MODE_HYBRID,
+}
 CANDIDATES = 200  # chunks asked for per query, enough for 100 distinct documents
 
 
@@ -59,48 +63,96 @@ def recall_at(ranked: list[str], relevant: set[str], k: int = 100) -> float:
     return len(set(ranked[:k]) & relevant) / len(relevant)
 
 
+async def ingest_items(address: str, docs: list[dict], state: Path) -> str:
+    """One upsertion task, one item per document (payload.text = title + text)."""
+    from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
+
+    async with VecflowClient(address, KEY) as client:
+        items = []
+        for doc in docs:
+            item = task_pb2.UpsertionItem(object_id=doc["_id"])
+            item.payload.update({"text": f"{doc['title']}\n\n{doc['text']}"})
+            items.append(item)
+        start = time.perf_counter()
+        task = (
+            await client.upsertion_tasks.CreateUpsertionTask(
+                task_pb2.CreateUpsertionTaskRequest(task_id="scifact", items=items)
+            )
+        ).upsertion_task
+        job = await client.wait_job(task.job_id)
+        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+        seconds = time.perf_counter() - start
+        print(f"upserted {len(docs)} documents in {seconds:.0f} s", flush=True)
+        state.write_text(json.dumps({"collection": "default", "documents": len(docs), "ingest_seconds": seconds}))
+        return "collection"
+
+
 async def ingest(address: str, docs: list[dict], state: Path) -> str:
     async with VecflowClient(address, KEY) as client:
-        kb = (await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="scifact"))).knowledge_base
-        store = (await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="scifact"))).vector_store
+        kb = (
+            await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="scifact"))
+        ).knowledge_base
+        store = (
+            await client.vector_stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="scifact"))
+        ).vector_store
         start = time.perf_counter()
         replies = await upload_documents(client, kb.id, docs)
-        jobs = await asyncio.gather(*(client.wait_job(r.parse_job.id) for r in replies))
-        failed = [j for j in jobs if j.status != job_pb2.JOB_STATUS_SUCCEEDED]
-        assert not failed, f"{len(failed)} parse jobs failed, e.g. {failed[0].error}"
-        batch = (await client.vector_stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(
-            vector_store_id=store.id, file_ids=[r.file.id for r in replies]))).file_batch
+        await wait_parsed(client, kb.id, len(replies))
+        batch = (
+            await client.vector_stores.CreateFileBatch(
+                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[r.file.id for r in replies])
+            )
+        ).file_batch
         job = await client.wait_job(batch.job_id)
         assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
         seconds = time.perf_counter() - start
-        got = (await client.vector_stores.GetVectorStore(vs_pb2.GetVectorStoreRequest(vector_store_id=store.id))).vector_store
-        print(f"ingested {len(docs)} documents into {store.id} in {seconds:.0f} s "
-              f"({got.file_counts.completed} files completed)", flush=True)
+        got = (
+            await client.vector_stores.GetVectorStore(vs_pb2.GetVectorStoreRequest(vector_store_id=store.id))
+        ).vector_store
+        print(
+            f"ingested {len(docs)} documents into {store.id} in {seconds:.0f} s "
+            f"({got.file_counts.completed} files completed)",
+            flush=True,
+        )
         state.write_text(json.dumps({"vector_store_id": store.id, "documents": len(docs), "ingest_seconds": seconds}))
         return store.id
 
 
 async def evaluate(address: str, store_id: str, queries: dict[str, str], qrels: dict[str, set[str]]) -> dict:
+    from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
+
     results = {}
     async with VecflowClient(address, KEY) as client:
         for mode, value in MODES.items():
             ndcg, recall, latencies = [], [], []
             for qid, text in queries.items():
                 t0 = time.perf_counter()
-                reply = await client.vector_stores.SearchVectorStore(vs_pb2.SearchVectorStoreRequest(
-                    vector_store_id=store_id, query=text, max_num_results=CANDIDATES,
-                    ranking_options=common_pb2.RankingOptions(mode=value)))
+                ranking = common_pb2.RankingOptions(mode=value)
+                if store_id == "collection":
+                    reply = await client.upsertion_tasks.SearchCollection(
+                        task_pb2.SearchCollectionRequest(query=text, max_num_results=100, ranking_options=ranking)
+                    )
+                    names = [hit.object_id for hit in reply.hits]
+                else:
+                    reply = await client.vector_stores.SearchVectorStore(
+                        vs_pb2.SearchVectorStoreRequest(
+                            vector_store_id=store_id, query=text, max_num_results=CANDIDATES, ranking_options=ranking
+                        )
+                    )
+                    names = [hit.file_name.removesuffix(".txt") for hit in reply.hits]
                 latencies.append(time.perf_counter() - t0)
                 ranked: list[str] = []
-                for hit in reply.hits:  # best chunk first: keep each document's first (best) appearance
-                    doc = hit.file_name.removesuffix(".txt")
+                for doc in names:  # best chunk first: keep each document's first (best) appearance
                     if doc not in ranked:
                         ranked.append(doc)
                 ndcg.append(ndcg_at(ranked, qrels[qid]))
                 recall.append(recall_at(ranked, qrels[qid]))
             latencies.sort()
-            results[mode] = {"ndcg@10": sum(ndcg) / len(ndcg), "recall@100": sum(recall) / len(recall),
-                             "p50_ms": 1000 * latencies[len(latencies) // 2]}
+            results[mode] = {
+                "ndcg@10": sum(ndcg) / len(ndcg),
+                "recall@100": sum(recall) / len(recall),
+                "p50_ms": 1000 * latencies[len(latencies) // 2],
+            }
     return results
 
 
@@ -108,6 +160,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=None, help="keep (and reuse) the server's data here")
     parser.add_argument("--docs", type=int, default=0, help="ingest only the first N documents (0 = all)")
+    parser.add_argument(
+        "--via",
+        choices=["files", "items"],
+        default="items",
+        help="files: upload + parse + chunk into a vector store; items: one upsertion task",
+    )
     args = parser.parse_args()
     qrels = load_qrels()
     queries = load_queries(set(qrels))
@@ -116,8 +174,11 @@ def main() -> None:
     state = data / "bench-state.json"
     with vecflow_server(data / "server", VECFLOW_MAX_SEARCH_RESULTS=str(CANDIDATES)) as address:
         if state.exists():
-            store_id = json.loads(state.read_text())["vector_store_id"]
+            saved = json.loads(state.read_text())
+            store_id = saved.get("vector_store_id", "collection")
             print(f"reusing {store_id} from {state}")
+        elif args.via == "items":
+            store_id = asyncio.run(ingest_items(address, load_corpus(args.docs or None), state))
         else:
             store_id = asyncio.run(ingest(address, load_corpus(args.docs or None), state))
         results = asyncio.run(evaluate(address, store_id, queries, qrels))

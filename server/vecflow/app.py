@@ -128,6 +128,7 @@ class App:
             self.indexing.ready,
             max_task_items=settings.max_task_items,
             max_item_payload_bytes=settings.max_item_payload_bytes,
+            max_search_results=settings.max_search_results,
         )
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None

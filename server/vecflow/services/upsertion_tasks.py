@@ -209,7 +209,9 @@ class UpsertionTaskService:
         max_task_items: int = DEFAULT_MAX_TASK_ITEMS,
         max_item_payload_bytes: int = DEFAULT_MAX_ITEM_PAYLOAD_BYTES,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        max_search_results: int = MAX_SEARCH_RESULTS,
     ) -> None:
+        self.max_search_results = max_search_results
         if max_task_items < 1 or max_item_payload_bytes < 1 or batch_size < 1:
             raise ValueError("max_task_items, max_item_payload_bytes and batch_size must be positive")
         self.db = db
@@ -738,9 +740,10 @@ class UpsertionTaskService:
             raise InvalidArgument.field("query", "is required")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument.field("query", f"must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
-        if not 0 <= max_num_results <= MAX_SEARCH_RESULTS:
+        if not 0 <= max_num_results <= self.max_search_results:
             raise InvalidArgument.field(
-                "max_num_results", f"must be between 1 and {MAX_SEARCH_RESULTS}, got {max_num_results}"
+                "max_num_results",
+                f"must be between 1 and {self.max_search_results} (VECFLOW_MAX_SEARCH_RESULTS), got {max_num_results}",
             )
         if mode not in MODES:
             raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
