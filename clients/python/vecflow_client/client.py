@@ -300,7 +300,9 @@ class VecflowClient:
                         yield message.heartbeat
                 return
             except grpc.aio.AioRpcError as err:
-                resumable = err.code() == grpc.StatusCode.UNAVAILABLE or (
+                # CANCELLED here came from the server (a local cancel raises CancelledError instead):
+                # its write guard cut off a stream that stopped reading.
+                resumable = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED) or (
                     err.code() == grpc.StatusCode.ABORTED and error_reason(err) in RESUMABLE_REASONS
                 )
                 failures += 1
