@@ -39,6 +39,7 @@ EMBED_BATCH = 64
 FILES_IN_FLIGHT = 8
 MAX_QUERY_CHARS = 8192
 MODES = ("dense", "keyword", "hybrid")
+ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
 class IndexingService:
@@ -532,8 +533,9 @@ class IndexingService:
             raise Unavailable(
                 f"the vector index could not run the search: {err}", reason="VECTOR_INDEX_UNAVAILABLE"
             ) from None
-        async with self.db.session() as s:
-            await self._touch(s, store.id)
+        if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
+            async with self.db.session() as s:
+                await self._touch(s, store.id)
         return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
 
     def _check_search(
