@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 from pathlib import Path
 
@@ -86,10 +87,15 @@ async def test_metrics_endpoint_counts_calls(tmp_path: Path, sqlite_url: str) ->
             await srv.stubs(key="wrong-key-wrong-key-0000").kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
         assert srv.app.metrics is not None
         url = f"http://127.0.0.1:{srv.app.metrics.port}/metrics"
-        body = urllib.request.urlopen(url, timeout=5).read().decode()
+        method = "/vecflow.v1.KnowledgeBaseService/ListKnowledgeBases"
+        # The server counts a call just after its status went out, so poll briefly.
+        for _ in range(50):
+            body = urllib.request.urlopen(url, timeout=5).read().decode()
+            if f'code="UNAUTHENTICATED",method="{method}"' in body:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await srv.close()
-    method = "/vecflow.v1.KnowledgeBaseService/ListKnowledgeBases"
     assert f'vecflow_grpc_calls_total{{code="OK",method="{method}"}}' in body
     assert f'vecflow_grpc_calls_total{{code="UNAUTHENTICATED",method="{method}"}}' in body
     assert "vecflow_grpc_call_duration_seconds_bucket" in body
