@@ -27,6 +27,7 @@ from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.filters import FilterError, to_milvus
+from vecflow.services.search import check_search
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
@@ -37,8 +38,6 @@ from vecflow.vectors.milvus import InvalidFilterError, MilvusIndex, VectorIndexE
 
 EMBED_BATCH = 64
 FILES_IN_FLIGHT = 8
-MAX_QUERY_CHARS = 8192
-MODES = ("dense", "keyword", "hybrid")
 ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
@@ -506,7 +505,7 @@ class IndexingService:
         keyword_weight: float,
     ) -> list[Any]:
         store = await self.stores.require_store(caller, vector_store_id)
-        limit = self._check_search(query, max_num_results, mode, dense_weight, keyword_weight)
+        limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
         try:
             expr = to_milvus(filter_text, prefix="attributes")
         except FilterError as err:
@@ -537,21 +536,3 @@ class IndexingService:
             async with self.db.session() as s:
                 await self._touch(s, store.id)
         return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
-
-    def _check_search(
-        self, query: str, max_num_results: int, mode: str, dense_weight: float, keyword_weight: float
-    ) -> int:
-        if not query.strip():
-            raise InvalidArgument.field("query", "is required")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidArgument.field("query", f"must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
-        if not 0 <= max_num_results <= self.max_search_results:
-            raise InvalidArgument.field(
-                "max_num_results",
-                f"must be between 1 and {self.max_search_results} (VECFLOW_MAX_SEARCH_RESULTS), got {max_num_results}",
-            )
-        if mode not in MODES:
-            raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
-        if dense_weight < 0 or keyword_weight < 0:
-            raise InvalidArgument.field("ranking_options", "weights must not be negative")
-        return max_num_results or 10

@@ -72,6 +72,7 @@ from vecflow.pipeline.chunk import count_tokens
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.filters import FilterError, to_milvus
+from vecflow.services.search import check_search
 from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
@@ -91,10 +92,7 @@ MAX_OBJECT_ID = 512
 MAX_TEXT_FIELD = 128
 MAX_TEXT_CHARS = 32_768
 MAX_TEXT_BYTES = 65_535  # Milvus' VARCHAR limit for the stored text
-MAX_QUERY_CHARS = 8192
 MAX_SEARCH_RESULTS = 50
-DEFAULT_SEARCH_RESULTS = 10
-MODES = ("dense", "keyword", "hybrid")
 MAX_PK_BYTES = 640  # the items collections' pk length, once % ' and \ are escaped (3 bytes each)
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -736,19 +734,7 @@ class UpsertionTaskService:
         collection = collection or COLLECTIONS[0]
         if collection not in COLLECTIONS:
             raise InvalidArgument.field("collection", f"must be one of {', '.join(COLLECTIONS)}")
-        if not query.strip():
-            raise InvalidArgument.field("query", "is required")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidArgument.field("query", f"must be at most {MAX_QUERY_CHARS} characters, got {len(query)}")
-        if not 0 <= max_num_results <= self.max_search_results:
-            raise InvalidArgument.field(
-                "max_num_results",
-                f"must be between 1 and {self.max_search_results} (VECFLOW_MAX_SEARCH_RESULTS), got {max_num_results}",
-            )
-        if mode not in MODES:
-            raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
-        if dense_weight < 0 or keyword_weight < 0:
-            raise InvalidArgument.field("ranking_options", "weights must not be negative")
+        limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
         try:
             expr = to_milvus(
                 filter_text,
@@ -767,7 +753,7 @@ class UpsertionTaskService:
                 dense=dense,
                 text=query if mode != "dense" else None,
                 mode=mode,  # type: ignore[arg-type]
-                limit=max_num_results or DEFAULT_SEARCH_RESULTS,
+                limit=limit,
                 filter_expr=expr,
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
