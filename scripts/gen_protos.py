@@ -28,12 +28,20 @@ def generate(out_root: Path) -> None:
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE).glob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"
+    # mypy-protobuf's plugin sits beside this interpreter (the venv's bin), which need not be on PATH.
+    plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    if not plugin.exists():
+        found = shutil.which("protoc-gen-mypy_grpc")
+        if found is None:
+            raise SystemExit("protoc-gen-mypy_grpc not found: pip install mypy-protobuf (pyproject's dev extra)")
+        plugin = Path(found)
     cmd = [
         sys.executable,
         "-m",
         "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
+        f"--plugin=protoc-gen-mypy_grpc={plugin}",
         f"--python_out={out_root}",
         f"--pyi_out={out_root}",
         f"--grpc_python_out={out_root}",

@@ -4,6 +4,7 @@
 # (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test) and are skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
 
 if [ -x node_modules/.bin/buf ]; then
   echo "== buf lint"
