@@ -339,7 +339,14 @@ class IndexingService:
                     for c, vec in zip(batch, vectors, strict=True)
                 ]
                 t0 = time.monotonic()
-                await index.upsert_chunks(rows)
+                # Never abandon an insert half-way: if this task is cancelled (a sibling file saw the
+                # cancellation), let the insert land first, so the cleanup that follows deletes it too.
+                insert = asyncio.ensure_future(index.upsert_chunks(rows))
+                try:
+                    await asyncio.shield(insert)
+                except asyncio.CancelledError:
+                    await asyncio.gather(insert, return_exceptions=True)
+                    raise
                 insert_seconds += time.monotonic() - t0
                 embedded += len(batch)
                 usage += sum(len(c.text.encode()) for c in batch) + 4 * len(vectors[0]) * len(batch)
