@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow import validation as v
-from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound
 from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -26,15 +26,14 @@ from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
-from vecflow.services.filters import FilterError, to_milvus
-from vecflow.services.search import check_search
+from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 from vecflow.storage.parsed import ParsedStore
-from vecflow.vectors.milvus import InvalidFilterError, MilvusIndex, VectorIndexError
+from vecflow.vectors.milvus import MilvusIndex
 
 EMBED_BATCH = 64
 FILES_IN_FLIGHT = 8
@@ -513,33 +512,26 @@ class IndexingService:
     ) -> list[Any]:
         store = await self.stores.require_store(caller, vector_store_id)
         limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
-        try:
-            expr = to_milvus(filter_text, prefix="attributes")
-        except FilterError as err:
-            raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
+        expr = milvus_filter(filter_text, prefix="attributes")
         index = await self.ready()
-        dense = (await self.embedder.embed([query]))[0] if mode != "keyword" else None
-        try:
-            hits = await index.search_chunks(
+        hits = await run_search(
+            self.embedder,
+            query,
+            mode,
+            score_threshold,
+            lambda dense, text: index.search_chunks(
                 caller.project_id,
                 store.id,
                 dense=dense,
-                text=query if mode != "dense" else None,
-                mode=mode,
+                text=text,
+                mode=mode,  # type: ignore[arg-type]
                 limit=limit,
                 filter_expr=expr,
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
-            )
-        except InvalidFilterError as err:
-            raise InvalidArgument.field(
-                "filter", f"the search engine rejected it: {err}", reason="INVALID_FILTER"
-            ) from None
-        except VectorIndexError as err:
-            raise Unavailable(
-                f"the vector index could not run the search: {err}", reason="VECTOR_INDEX_UNAVAILABLE"
-            ) from None
+            ),
+        )
         if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
             async with self.db.session() as s:
                 await self._touch(s, store.id)
-        return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
+        return hits

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from vecflow.errors import InvalidArgument
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from vecflow.errors import InvalidArgument, Unavailable
+from vecflow.pipeline.embed import Embedder
+from vecflow.services.filters import FilterError, to_milvus
+from vecflow.vectors.milvus import Hit, InvalidFilterError, VectorIndexError
 
 MODES = ("dense", "keyword", "hybrid")
 MAX_QUERY_CHARS = 8192
@@ -27,3 +33,34 @@ def check_search(
     if dense_weight < 0 or keyword_weight < 0:
         raise InvalidArgument.field("ranking_options", "weights must not be negative")
     return max_num_results or DEFAULT_RESULTS
+
+
+def milvus_filter(text: str, **options: Any) -> str:
+    """The filter as a Milvus expression (see services/filters.py); INVALID_ARGUMENT when it does not parse."""
+    try:
+        return to_milvus(text, **options)
+    except FilterError as err:
+        raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
+
+
+async def run_search(
+    embedder: Embedder,
+    query: str,
+    mode: str,
+    score_threshold: float,
+    search: Callable[[list[float] | None, str | None], Awaitable[list[Hit]]],
+) -> list[Hit]:
+    """Embed the query when the mode needs it, call `search(dense, text)`, and map index errors:
+    a filter Milvus rejects is INVALID_ARGUMENT, an index that cannot answer is UNAVAILABLE."""
+    dense = (await embedder.embed([query]))[0] if mode != "keyword" else None
+    try:
+        hits = await search(dense, query if mode != "dense" else None)
+    except InvalidFilterError as err:
+        raise InvalidArgument.field(
+            "filter", f"the search engine rejected it: {err}", reason="INVALID_FILTER"
+        ) from None
+    except VectorIndexError as err:
+        raise Unavailable(
+            f"the vector index could not run the search: {err}", reason="VECTOR_INDEX_UNAVAILABLE"
+        ) from None
+    return [h for h in hits if h.score >= score_threshold] if score_threshold else hits

@@ -71,12 +71,11 @@ from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.pipeline.chunk import count_tokens
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
-from vecflow.services.filters import FilterError, to_milvus
-from vecflow.services.search import check_search
+from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
-from vecflow.vectors.milvus import Hit, InvalidFilterError, MilvusIndex, VectorIndexError
+from vecflow.vectors.milvus import Hit, MilvusIndex, VectorIndexError
 
 MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
@@ -735,31 +734,24 @@ class UpsertionTaskService:
         if collection not in COLLECTIONS:
             raise InvalidArgument.field("collection", f"must be one of {', '.join(COLLECTIONS)}")
         limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
-        try:
-            expr = to_milvus(
-                filter_text,
-                prefix="payload",
-                typed={"object_id": "str"},
-                json_columns=frozenset({"payload", "item_info"}),
-            )
-        except FilterError as err:
-            raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
+        expr = milvus_filter(
+            filter_text, prefix="payload", typed={"object_id": "str"}, json_columns=frozenset({"payload", "item_info"})
+        )
         index = await self.index()
-        dense = (await self.embedder.embed([query]))[0] if mode != "keyword" else None
-        try:
-            hits = await index.search_items(
+        return await run_search(
+            self.embedder,
+            query,
+            mode,
+            score_threshold,
+            lambda dense, text: index.search_items(
                 collection,  # type: ignore[arg-type]
                 caller.project_id,
                 dense=dense,
-                text=query if mode != "dense" else None,
+                text=text,
                 mode=mode,  # type: ignore[arg-type]
                 limit=limit,
                 filter_expr=expr,
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
-            )
-        except InvalidFilterError as err:
-            raise InvalidArgument.field(
-                "filter", f"the search engine rejected it: {err}", reason="INVALID_FILTER"
-            ) from None
-        return [h for h in hits if h.score >= score_threshold] if score_threshold else hits
+            ),
+        )
