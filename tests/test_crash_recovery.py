@@ -25,6 +25,23 @@ TESTS = Path(__file__).resolve().parent
 ITEMS, BATCH, STEPS = 20, 2, ("one", "two", "three")
 
 
+def server_env(data: Path, address: str, plugins: bool = False, **extra: str) -> dict[str, str]:
+    """Environment for a `vecflow serve` subprocess (with the test job handlers when `plugins`)."""
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(data),
+        "VECFLOW_LISTEN_ADDRESS": address,
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "VECFLOW_JOB_POLL_SECONDS": "0.1",
+        **extra,
+    }
+    if plugins:
+        env["VECFLOW_JOB_PLUGINS"] = "job_plugins:register"
+        env["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    return env
+
+
 def start(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "vecflow", "serve"],
@@ -39,17 +56,7 @@ async def test_jobs_survive_kill_9_and_finish_exactly_once(tmp_path: Path) -> No
     data = tmp_path / "data"
     results = tmp_path / "results.db"
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "VECFLOW_DATA_DIR": str(data),
-        "VECFLOW_LISTEN_ADDRESS": address,
-        "VECFLOW_METRICS_ADDRESS": "",
-        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
-        "VECFLOW_JOB_PLUGINS": "job_plugins:register",
-        "VECFLOW_JOB_LEASE_SECONDS": "1",
-        "VECFLOW_JOB_POLL_SECONDS": "0.1",
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = server_env(data, address, plugins=True, VECFLOW_JOB_LEASE_SECONDS="1")
     proc = start(env)
     db = None
     try:
@@ -121,16 +128,7 @@ async def test_jobs_survive_kill_9_and_finish_exactly_once(tmp_path: Path) -> No
 async def test_cli_jobs_watch_shows_steps_live_and_exits_by_outcome(tmp_path: Path) -> None:
     data = tmp_path / "data"
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "VECFLOW_DATA_DIR": str(data),
-        "VECFLOW_LISTEN_ADDRESS": address,
-        "VECFLOW_METRICS_ADDRESS": "",
-        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
-        "VECFLOW_JOB_PLUGINS": "job_plugins:register",
-        "VECFLOW_JOB_POLL_SECONDS": "0.1",
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = server_env(data, address, plugins=True)
     proc = start(env)
     db = Database(f"sqlite+aiosqlite:///{data / 'vecflow.db'}")
     try:
@@ -180,15 +178,7 @@ async def test_real_ingestion_survives_kill_9_without_duplicate_vectors(tmp_path
 
     data = tmp_path / "data"
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "VECFLOW_DATA_DIR": str(data),
-        "VECFLOW_LISTEN_ADDRESS": address,
-        "VECFLOW_METRICS_ADDRESS": "",
-        "VECFLOW_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
-        "VECFLOW_JOB_LEASE_SECONDS": "1",
-        "VECFLOW_JOB_POLL_SECONDS": "0.1",
-    }
+    env = server_env(data, address, VECFLOW_JOB_LEASE_SECONDS="1")
     proc = start(env)
     try:
         await wait_serving(address)
