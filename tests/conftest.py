@@ -136,6 +136,7 @@ async def start_server(tmp_path: Path, database_url: str, key: IssuedKey | None 
         "database_url": database_url,
         "metrics_address": "",
         "auth_cache_seconds": 0.0,
+        "warm_up": False,  # most tests never embed; those that do load the model once per process
     }
     values.update(overrides)
     settings = Settings.from_env(env={}, **values)

@@ -38,6 +38,7 @@ def server_env(data: Path, address: str, plugins: bool = False, **extra: str) ->
     }
     if plugins:
         env["VECFLOW_JOB_PLUGINS"] = "job_plugins:register"
+        env["VECFLOW_WARM_UP"] = "false"  # the test jobs embed nothing
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
     return env
 

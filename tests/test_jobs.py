@@ -73,7 +73,8 @@ async def test_three_watchers_see_every_event_in_order_and_a_late_one_gets_the_r
 
 
 async def test_resuming_after_20_random_disconnects_misses_and_repeats_nothing(job_server: Server) -> None:
-    job_id = await submit(job_server, items=60, batch=2, delay=0.03)
+    # Long enough to produce well over the 40 events that the 20 seeded cuts consume.
+    job_id = await submit(job_server, items=100, batch=2, delay=0.03)
     stub = job_server.stubs().jobs
     seen: list[job_pb2.JobHistoryEvent] = []
     rng = random.Random(7)

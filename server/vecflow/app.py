@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 
 import grpc
@@ -120,6 +121,7 @@ class App:
             settings.max_search_results,
         )
         self.sweeper: asyncio.Task[None] | None = None
+        self.warmer: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
         self.upsertion_tasks = UpsertionTaskService(
             self.db,
@@ -189,6 +191,8 @@ class App:
         self.server = server
         await self.engine.start()
         self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
+        if self.settings.warm_up:
+            self.warmer = asyncio.create_task(self._warm_up(), name="vecflow-warm-up")
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.metrics_address:
@@ -218,9 +222,10 @@ class App:
         await self.engine.stop(grace)
         await self.hub.close()
         await self.write_guard.close()
-        if self.sweeper is not None:
-            self.sweeper.cancel()
-            await asyncio.gather(self.sweeper, return_exceptions=True)
+        for task in (self.sweeper, self.warmer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.indexing.close()
         await self.embedder.close()
         if self.metrics is not None:
@@ -228,6 +233,16 @@ class App:
             self.metrics = None
         await self.db.dispose()
         log.info("stopped")
+
+    async def _warm_up(self) -> None:
+        """Load the embedding model and open Milvus in the background, so the first job does not wait."""
+        started = time.monotonic()
+        try:
+            await self.indexing.ready()
+        except Exception:  # the first job that needs them reports the error to its caller
+            log.exception("warming up (embedding model, Milvus) failed")
+            return
+        log.info("warmed up", extra={"seconds": round(time.monotonic() - started, 2)})
 
     async def _sweep(self) -> None:
         while True:

@@ -33,7 +33,7 @@ COUNT_PAIRS = (
     ("upserted_items", "total_items"),
     ("completed", "total"),
 )
-LABEL_KEYS = ("file", "file_id", "batch")
+LABEL_KEYS = ("label", "file", "file_id", "batch")
 TERMINAL = {job_pb2.JOB_STATUS_SUCCEEDED, job_pb2.JOB_STATUS_FAILED, job_pb2.JOB_STATUS_CANCELLED}
 ENDED = {job_pb2.STEP_STATUS_SUCCEEDED, job_pb2.STEP_STATUS_FAILED, job_pb2.STEP_STATUS_CANCELLED}
 MARKS = {
@@ -157,7 +157,7 @@ async def follow(session: Session, client: VecflowClient, job_id: str, after: in
 class StepBoard:
     """Live rows for a job's running steps; finished steps become log lines above them.
 
-    Steps are told apart by their label (file, file_id or batch in the started event), so several
+    Steps are told apart by their label (label, file, file_id or batch in the started event), so several
     files' `chunk` and `embed` steps can run side by side.
     """
 

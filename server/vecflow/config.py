@@ -40,6 +40,17 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
 def _address(env: Mapping[str, str], name: str, default: str, allow_empty: bool = False) -> str:
     value = env.get(name, default).strip()
     if allow_empty and value == "":
@@ -87,6 +98,7 @@ class Settings:
     max_search_results: int = 50
     max_item_payload_bytes: int = 64 * 1024
     sweep_seconds: float = 300.0
+    warm_up: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -136,6 +148,7 @@ class Settings:
             "max_search_results": _int(env, "VECFLOW_MAX_SEARCH_RESULTS", 50, minimum=1),
             "max_item_payload_bytes": _int(env, "VECFLOW_MAX_ITEM_PAYLOAD_BYTES", 64 * 1024, minimum=64),
             "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
+            "warm_up": _bool(env, "VECFLOW_WARM_UP", True),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -114,9 +114,10 @@ class JobContext:
 
     # Progress ---------------------------------------------------------------------------
 
-    async def progress(self, **counts: Any) -> None:
-        """Report cumulative progress of the current step; coalesced to about 10 events per second."""
-        self._pending_progress = (self.current_step, counts)
+    async def progress(self, *, step: str | None = None, **counts: Any) -> None:
+        """Report cumulative progress of `step` (default: the current step); coalesced to about 10 events
+        per second."""
+        self._pending_progress = (step or self.current_step, counts)
         now = time.monotonic()
         interval = self.engine.progress_interval
         if now - self._last_progress >= interval:

@@ -1,15 +1,15 @@
 """Vector-store ingestion (chunk → embed → insert into Milvus), file batches, file removal and search.
 
-One handler serves AddFilesToVectorStore (operation vector_store) and file batches (file_batch).
-Each file is redone whole if it was not finished: its old vectors are deleted, then its chunks are
-upserted under deterministic keys (store, file, chunk index), so a retried or resumed job never
-duplicates a vector. Files finished in an earlier attempt are skipped.
+One handler serves AddFilesToVectorStore (operation vector_store) and file batches (file_batch); the
+work itself is an `IndexRun` (chunk → embed → insert in slices). Each file is redone whole if it was
+not finished: its old vectors are deleted, then its chunks are upserted under deterministic keys
+(store, file, chunk index), so a retried or resumed job never duplicates a vector. Files finished in
+an earlier attempt are skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -23,9 +23,9 @@ from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobCancelled, JobFailed
-from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
+from vecflow.services.index_run import IndexRun
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.storage import models as m
@@ -35,8 +35,6 @@ from vecflow.storage.models import utcnow
 from vecflow.storage.parsed import ParsedStore
 from vecflow.vectors.milvus import MilvusIndex
 
-EMBED_BATCH = 64
-FILES_IN_FLIGHT = 8
 ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
@@ -172,7 +170,7 @@ class IndexingService:
                 row.batch_id = batch_row.id if batch_row is not None else ""
                 row.last_error_code = row.last_error_message = ""
                 row.updated_at = now
-            await self._touch(session, store.id)
+            await self.touch(session, store.id)
 
         job = await self.engine.submit(
             caller.project_id,
@@ -213,43 +211,20 @@ class IndexingService:
                     )
                 ).all()
             )
-        done: dict[str, str] = {f: "previous" for f in finished}
-        todo = [(position, f) for position, f in enumerate(file_ids) if f not in done]
-        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-        for item in todo:
-            queue.put_nowait(item)
-
-        async def worker() -> None:
-            # Several files are in flight at once so their chunks share embedding batches.
-            while not queue.empty():
-                position, file_id = queue.get_nowait()
-                ctx.checkpoint()
-                try:
-                    outcome = await self._index_file(ctx, index, store, file_id, position, len(file_ids))
-                except (JobCancelled, asyncio.CancelledError):
-                    await asyncio.shield(index.delete_file(ctx.project_id, vs_id, file_id))
-                    raise
-                except JobFailed as err:  # this file failed (embedding endpoint down, say); the others go on
-                    await self._set_files(vs_id, [file_id], "failed", err.code, err.message)
-                    outcome = "failed"
-                done[file_id] = outcome
-
+        run = IndexRun(self, ctx, index, store, len(file_ids))
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(FILES_IN_FLIGHT, len(todo))):
-                    group.create_task(worker())
-        except BaseExceptionGroup as group_error:
-            if group_error.subgroup(JobCancelled) is None:
-                raise group_error.exceptions[0] from None
-            await self._set_files(
+            await run.run([f for f in file_ids if f not in finished])
+        except JobCancelled:
+            await self.set_files(
                 vs_id,
-                [f for f in file_ids if f not in done],
+                [f for f in file_ids if f not in run.outcome and f not in finished],
                 "cancelled",
                 "CANCELLED",
                 "the job was cancelled before this file was done",
             )
             await self._finish_batch(batch_id, "cancelled")
-            raise JobCancelled() from None
+            raise
+        done = dict(run.outcome)
         if finished:
             async with self.db.read_session() as s:
                 rows = (
@@ -261,7 +236,7 @@ class IndexingService:
                 ).all()
             done.update({row.file_id: row.status for row in rows})
         completed = sum(1 for o in done.values() if o == "completed")
-        failed = len(done) - completed
+        failed = len(file_ids) - completed
         summary = {"vector_store_id": vs_id, "files": len(file_ids), "completed": completed, "failed": failed}
         if batch_id:
             summary["batch_id"] = batch_id
@@ -275,96 +250,7 @@ class IndexingService:
         await self._finish_batch(batch_id, "completed")
         return summary
 
-    async def _index_file(
-        self, ctx: JobContext, index: MilvusIndex, store: m.VectorStore, file_id: str, position: int, total: int
-    ) -> str:
-        async with self.db.read_session() as s:
-            vs_file = await s.get(m.VectorStoreFile, (store.id, file_id))
-            kb_file = await s.get(m.File, file_id)
-        if vs_file is None:  # removed from the store meanwhile
-            return "failed"
-        data = await self.parsed.load(vs_file.parse_result_id)
-        name = kb_file.name if kb_file is not None else ""
-        if data is None:
-            await self._set_files(
-                store.id,
-                [file_id],
-                "failed",
-                "PARSE_RESULT_NOT_FOUND",
-                f"parse result {vs_file.parse_result_id} no longer exists; parse the file again",
-            )
-            return "failed"
-        label = {"file_id": file_id, "file": name, "position": position + 1, "of": total}
-        async with ctx.step("chunk", **label) as step:
-            pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
-            chunks = await ctx.to_thread(
-                chunk_text,
-                data.get("text", ""),
-                self.embedder.tokenizer,
-                store.max_chunk_size_tokens,
-                store.chunk_overlap_tokens,
-                pages,
-            )
-            step.details.update(chunks=len(chunks), tokens=sum(c.token_count for c in chunks))
-        if not chunks:
-            await self._set_files(store.id, [file_id], "failed", "NO_TEXT", "the parse result has no text to embed")
-            return "failed"
-        if vs_file.chunk_count or ctx.attempt > 1:  # an older version's (or a crashed attempt's) chunks go first
-            await index.delete_file(ctx.project_id, store.id, file_id)
-        embedded = 0
-        usage = 0
-        started = time.monotonic()
-        async with ctx.step("embed", **label, model=self.embedder.name) as embed_step:
-            insert_seconds = 0.0
-            for start in range(0, len(chunks), EMBED_BATCH):
-                ctx.checkpoint()
-                batch = chunks[start : start + EMBED_BATCH]
-                vectors = await self.embedder.embed([c.text for c in batch])
-                rows = [
-                    {
-                        "pk": f"{store.id}:{file_id}:{c.index}",
-                        "project_id": ctx.project_id,
-                        "vector_store_id": store.id,
-                        "file_id": file_id,
-                        "file_name": name[:1024],
-                        "chunk_index": c.index,
-                        "page": c.page,
-                        "char_start": c.char_start,
-                        "char_end": c.char_end,
-                        "text": c.text,
-                        "dense": vec,
-                        "attributes": vs_file.attributes or {},
-                    }
-                    for c, vec in zip(batch, vectors, strict=True)
-                ]
-                t0 = time.monotonic()
-                # Never abandon an insert half-way: if this task is cancelled (a sibling file saw the
-                # cancellation), let the insert land first, so the cleanup that follows deletes it too.
-                insert = asyncio.ensure_future(index.upsert_chunks(rows))
-                try:
-                    await asyncio.shield(insert)
-                except asyncio.CancelledError:
-                    await asyncio.gather(insert, return_exceptions=True)
-                    raise
-                insert_seconds += time.monotonic() - t0
-                embedded += len(batch)
-                usage += sum(len(c.text.encode()) for c in batch) + 4 * len(vectors[0]) * len(batch)
-                await ctx.progress(file_id=file_id, embedded=embedded, chunks=len(chunks))
-            embed_step.details.update(
-                chunks=embedded,
-                insert_ms=round(insert_seconds * 1000, 1),
-                chunks_per_second=round(embedded / max(time.monotonic() - started, 1e-6), 1),
-            )
-        async with self.db.session() as s:
-            row = await s.get(m.VectorStoreFile, (store.id, file_id))
-            if row is not None:
-                row.status, row.chunk_count, row.usage_bytes, row.updated_at = "completed", embedded, usage, utcnow()
-                row.last_error_code = row.last_error_message = ""
-            await self._recount_usage(s, store.id)
-            await self._touch(s, store.id)
-        return "completed"
-
-    async def _set_files(self, vs_id: str, file_ids: Sequence[str], status: str, code: str, message: str) -> None:
+    async def set_files(self, vs_id: str, file_ids: Sequence[str], status: str, code: str, message: str) -> None:
         if not file_ids:
             return
         async with self.db.session() as s:
@@ -391,7 +277,7 @@ class IndexingService:
             if batch is not None and batch.status == "in_progress":
                 batch.status, batch.completed_at = status, utcnow()
 
-    async def _recount_usage(self, s: AsyncSession, vs_id: str) -> None:
+    async def recount_usage(self, s: AsyncSession, vs_id: str) -> None:
         from sqlalchemy import func
 
         total = await s.scalar(
@@ -403,7 +289,7 @@ class IndexingService:
         if store is not None:
             store.usage_bytes = int(total or 0)
 
-    async def _touch(self, s: AsyncSession, vs_id: str) -> None:
+    async def touch(self, s: AsyncSession, vs_id: str) -> None:
         store = await s.get(m.VectorStore, vs_id)
         if store is not None:
             now = utcnow()
@@ -427,7 +313,7 @@ class IndexingService:
                 ids = (
                     await s.scalars(select(m.VectorStoreFile.file_id).where(m.VectorStoreFile.batch_id == batch_id))
                 ).all()
-            await self._set_files(vector_store_id, ids, "cancelled", "CANCELLED", "")
+            await self.set_files(vector_store_id, ids, "cancelled", "CANCELLED", "")
             await self._finish_batch(batch_id, "cancelled")
         async with self.db.read_session() as s:
             return await self.stores.owned_batch(s, caller, vector_store_id, batch_id)
@@ -447,8 +333,8 @@ class IndexingService:
             if found is not None:
                 await s.delete(found)
                 await s.flush()
-            await self._recount_usage(s, vector_store_id)
-            await self._touch(s, vector_store_id)
+            await self.recount_usage(s, vector_store_id)
+            await self.touch(s, vector_store_id)
 
     async def delete_store(self, caller: Principal, vector_store_id: str) -> None:
         store = await self.stores.require_store(caller, vector_store_id)
@@ -533,5 +419,5 @@ class IndexingService:
         )
         if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
             async with self.db.session() as s:
-                await self._touch(s, store.id)
+                await self.touch(s, store.id)
         return hits

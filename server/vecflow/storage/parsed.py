@@ -34,14 +34,15 @@ class ParsedStore:
 
         return await asyncio.to_thread(write)
 
-    async def load(self, parse_result_id: str) -> dict[str, Any] | None:
-        def read() -> dict[str, Any] | None:
-            try:
-                return json.loads(self.path(parse_result_id).read_bytes())
-            except FileNotFoundError:
-                return None
+    def read(self, parse_result_id: str) -> dict[str, Any] | None:
+        """The stored document, or None if there is none (blocking: call it from a worker thread)."""
+        try:
+            return json.loads(self.path(parse_result_id).read_bytes())  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            return None
 
-        return await asyncio.to_thread(read)
+    async def load(self, parse_result_id: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.read, parse_result_id)
 
     async def delete(self, parse_result_id: str) -> None:
         await asyncio.to_thread(self.path(parse_result_id).unlink, True)

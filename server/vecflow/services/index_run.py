@@ -1,0 +1,298 @@
+"""One attempt at adding files to a vector store: chunk → embed → insert, in slices that span files.
+
+Files are read and chunked a group at a time in one worker-thread hop (a `chunk` step per group). Their
+chunks are cut into slices of about SLICE_CHUNKS, regardless of file boundaries, and SLICES_IN_FLIGHT slices
+are worked on at once: while one slice is being inserted into Milvus or its files recorded, the next one is
+already being embedded, so the model (the bottleneck) never waits for bookkeeping. Each slice is an `embed`
+step, an `insert` step (one Milvus upsert) and one database transaction that marks the files whose last chunk
+it carried as completed. Fewer, bigger writes are what make small documents cheap: a file costs a share of a
+slice's events and transactions, not a set of its own.
+
+Vectors are upserted under deterministic keys (store, file, chunk index), so a retried attempt replaces rather
+than duplicates; what an attempt wrote for a file that did not complete is deleted before it gives up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from vecflow.jobs.context import JobContext
+from vecflow.jobs.errors import JobFailed
+from vecflow.pipeline.chunk import Chunk, chunk_text
+from vecflow.storage import models as m
+from vecflow.storage.models import utcnow
+from vecflow.vectors.milvus import MilvusIndex
+
+if TYPE_CHECKING:
+    from vecflow.services.indexing import IndexingService
+
+SLICE_CHUNKS = 64  # chunks per slice: one embed request, one Milvus upsert, one bookkeeping transaction
+CHUNK_GROUP_FILES = 32  # files read and chunked per worker-thread hop (one `chunk` step)
+SLICES_IN_FLIGHT = 3  # slices worked on at once, so inserting one overlaps embedding the next
+
+
+@dataclass(eq=False)
+class FileWork:
+    """A file being indexed in this attempt."""
+
+    file_id: str
+    name: str
+    attributes: dict[str, Any]
+    chunks: int  # how many it has in all
+    inserted: int = 0
+    usage: int = 0
+
+
+@dataclass
+class Slice:
+    number: int
+    parts: list[tuple[FileWork, list[Chunk]]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(chunks) for _, chunks in self.parts)
+
+    def label(self) -> str:
+        names = list(dict.fromkeys(work.name or work.file_id for work, _ in self.parts))
+        return names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+
+
+@dataclass
+class Failure:
+    file_id: str
+    code: str
+    message: str
+
+
+class IndexRun:
+    """Indexes `file_ids` (in order) into `store` for one attempt of job `ctx`."""
+
+    def __init__(
+        self, service: IndexingService, ctx: JobContext, index: MilvusIndex, store: m.VectorStore, total_files: int
+    ) -> None:
+        self.service = service
+        self.ctx = ctx
+        self.index = index
+        self.store = store
+        self.total_files = total_files
+        self.outcome: dict[str, str] = {}  # file_id → "completed" | "failed", as recorded in the database
+        self.touched: set[str] = set()  # files this attempt may have written vectors for
+        self.embedded = 0
+        self.slices = 0
+
+    async def run(self, file_ids: Sequence[str]) -> None:
+        """Index every file; JobCancelled (or an unexpected error) propagates once all work has stopped."""
+        queue: asyncio.Queue[Slice | None] = asyncio.Queue(maxsize=SLICES_IN_FLIGHT)
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [group.create_task(self._consume(queue)) for _ in range(SLICES_IN_FLIGHT)]
+                await self._produce(file_ids, queue)
+                for _ in workers:
+                    await queue.put(None)
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            await asyncio.shield(self._drop_unfinished())
+
+    # Reading and chunking ----------------------------------------------------------------------------
+
+    async def _produce(self, file_ids: Sequence[str], queue: asyncio.Queue[Slice | None]) -> None:
+        current = Slice(1)
+        for first in range(0, len(file_ids), CHUNK_GROUP_FILES):
+            self.ctx.checkpoint()
+            for work, chunks in await self._chunk_group(list(file_ids[first : first + CHUNK_GROUP_FILES])):
+                start = 0
+                while start < len(chunks):
+                    take = min(SLICE_CHUNKS - current.size, len(chunks) - start)
+                    current.parts.append((work, chunks[start : start + take]))
+                    start += take
+                    if current.size >= SLICE_CHUNKS:
+                        await queue.put(current)
+                        current = Slice(current.number + 1)
+        if current.parts:
+            await queue.put(current)
+
+    async def _chunk_group(self, file_ids: list[str]) -> list[tuple[FileWork, list[Chunk]]]:
+        store, ctx = self.store, self.ctx
+        async with self.service.db.read_session() as s:
+            rows = {
+                row.file_id: row
+                for row in (
+                    await s.scalars(
+                        select(m.VectorStoreFile).where(
+                            m.VectorStoreFile.vector_store_id == store.id, m.VectorStoreFile.file_id.in_(file_ids)
+                        )
+                    )
+                ).all()
+            }
+            names = dict((await s.execute(select(m.File.id, m.File.name).where(m.File.id.in_(file_ids)))).all())
+        tokenizer = self.service.embedder.tokenizer
+        parsed = self.service.parsed
+
+        def chunk_all() -> list[tuple[str, list[Chunk] | Failure]]:
+            out: list[tuple[str, list[Chunk] | Failure]] = []
+            for file_id in file_ids:
+                row = rows.get(file_id)
+                if row is None:  # removed from the store meanwhile
+                    out.append((file_id, Failure(file_id, "", "")))
+                    continue
+                data = parsed.read(row.parse_result_id)
+                if data is None:
+                    out.append(
+                        (
+                            file_id,
+                            Failure(
+                                file_id,
+                                "PARSE_RESULT_NOT_FOUND",
+                                f"parse result {row.parse_result_id} no longer exists; parse the file again",
+                            ),
+                        )
+                    )
+                    continue
+                pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
+                chunks = chunk_text(
+                    data.get("text", ""), tokenizer, store.max_chunk_size_tokens, store.chunk_overlap_tokens, pages
+                )
+                if not chunks:
+                    out.append((file_id, Failure(file_id, "NO_TEXT", "the parse result has no text to embed")))
+                    continue
+                out.append((file_id, chunks))
+            return out
+
+        first = names.get(file_ids[0], file_ids[0])
+        label = first + (f" +{len(file_ids) - 1}" if len(file_ids) > 1 else "")
+        async with ctx.step("chunk", label=label, files=len(file_ids)) as step:
+            results = await ctx.to_thread(chunk_all)
+            chunked = [(f, c) for f, c in results if not isinstance(c, Failure)]
+            step.details.update(
+                chunks=sum(len(c) for _, c in chunked),
+                tokens=sum(x.token_count for _, c in chunked for x in c),
+                failed=len(results) - len(chunked),
+            )
+        failures = [c for _, c in results if isinstance(c, Failure)]
+        for failure in failures:
+            self.outcome[failure.file_id] = "failed"
+        for code in dict.fromkeys(f.code for f in failures if f.code):
+            same = [f for f in failures if f.code == code]
+            await self.service.set_files(store.id, [f.file_id for f in same], "failed", code, same[0].message)
+        # An older version's (or a crashed attempt's) chunks go first.
+        stale = [f for f, _ in chunked if rows[f].chunk_count or ctx.attempt > 1]
+        if stale:
+            await self.index.delete_files(ctx.project_id, store.id, stale)
+        return [
+            (FileWork(f, (names.get(f) or "")[:1024], rows[f].attributes or {}, len(chunks)), chunks)
+            for f, chunks in chunked
+        ]
+
+    # Embedding, inserting, recording -------------------------------------------------------------------
+
+    async def _consume(self, queue: asyncio.Queue[Slice | None]) -> None:
+        while (piece := await queue.get()) is not None:
+            self.ctx.checkpoint()
+            piece.parts = [(w, c) for w, c in piece.parts if self.outcome.get(w.file_id) != "failed"]
+            if piece.parts:
+                try:
+                    await self._index_slice(piece)
+                except JobFailed as err:  # these files fail (embedding endpoint down, say); the others go on
+                    ids = list(dict.fromkeys(w.file_id for w, _ in piece.parts))
+                    for file_id in ids:
+                        self.outcome[file_id] = "failed"
+                    await self.service.set_files(self.store.id, ids, "failed", err.code, err.message)
+
+    async def _index_slice(self, piece: Slice) -> None:
+        ctx, store, embedder = self.ctx, self.store, self.service.embedder
+        texts = [c.text for _, chunks in piece.parts for c in chunks]
+        label = {"label": piece.label(), "slice": piece.number, "files": len({w.file_id for w, _ in piece.parts})}
+        async with ctx.step("embed", **label, chunks=len(texts), model=embedder.name) as step:
+            started = time.monotonic()
+            vectors = await embedder.embed(texts)
+            step.details["chunks_per_second"] = round(len(texts) / max(time.monotonic() - started, 1e-6), 1)
+        rows = []
+        at = 0
+        for work, chunks in piece.parts:
+            for c in chunks:
+                rows.append(
+                    {
+                        "pk": f"{store.id}:{work.file_id}:{c.index}",
+                        "project_id": ctx.project_id,
+                        "vector_store_id": store.id,
+                        "file_id": work.file_id,
+                        "file_name": work.name,
+                        "chunk_index": c.index,
+                        "page": c.page,
+                        "char_start": c.char_start,
+                        "char_end": c.char_end,
+                        "text": c.text,
+                        "dense": vectors[at],
+                        "attributes": work.attributes,
+                    }
+                )
+                at += 1
+        async with ctx.step("insert", **label, rows=len(rows)):
+            self.touched.update(w.file_id for w, _ in piece.parts)
+            # Never abandon an insert half-way: if this task is cancelled (a sibling saw the cancellation),
+            # let the insert land first, so that the cleanup deletes it too.
+            insert = asyncio.ensure_future(self.index.upsert_chunks(rows))
+            try:
+                await asyncio.shield(insert)
+            except asyncio.CancelledError:
+                await asyncio.gather(insert, return_exceptions=True)
+                raise
+        dimension_bytes = 4 * len(vectors[0])
+        finished: list[FileWork] = []
+        for work, chunks in piece.parts:
+            work.inserted += len(chunks)
+            work.usage += sum(len(c.text.encode()) + dimension_bytes for c in chunks)
+            if work.inserted == work.chunks:
+                finished.append(work)
+        if finished:
+            await self._complete(finished)
+        self.embedded += len(texts)
+        await ctx.progress(
+            step="embed",
+            embedded=self.embedded,
+            files_completed=sum(1 for o in self.outcome.values() if o == "completed"),
+            files=self.total_files,
+        )
+
+    async def _complete(self, works: list[FileWork]) -> None:
+        """Mark files completed with their counts, and the store's usage, in one transaction."""
+        store_id = self.store.id
+        async with self.service.db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(m.VectorStoreFile).where(
+                        m.VectorStoreFile.vector_store_id == store_id,
+                        m.VectorStoreFile.file_id.in_([w.file_id for w in works]),
+                    )
+                )
+            ).all()
+            by_id = {row.file_id: row for row in rows}
+            now = utcnow()
+            for work in works:
+                row = by_id.get(work.file_id)
+                if row is not None:
+                    row.status, row.chunk_count, row.usage_bytes, row.updated_at = (
+                        "completed",
+                        work.chunks,
+                        work.usage,
+                        now,
+                    )
+                    row.last_error_code = row.last_error_message = ""
+            await s.flush()
+            await self.service.recount_usage(s, store_id)
+            await self.service.touch(s, store_id)
+        for work in works:
+            self.outcome[work.file_id] = "completed"
+
+    async def _drop_unfinished(self) -> None:
+        """Delete vectors this attempt wrote for files that did not complete (failed, cancelled, crashed)."""
+        unfinished = sorted(f for f in self.touched if self.outcome.get(f) != "completed")
+        if unfinished:
+            await self.index.delete_files(self.ctx.project_id, self.store.id, unfinished)
