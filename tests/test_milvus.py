@@ -232,6 +232,19 @@ async def test_delete_file_and_vector_store(index: MilvusIndex) -> None:
     assert await index.count_chunks(other, x) == 2
     await index.delete_file(project, x, "f1")  # deleting nothing is fine
 
+    await index.delete_files(project, y, ["f1", "missing"])
+    assert await index.count_chunks(project, y) == 0
+    assert await index.count_chunks(other, x) == 2
+    await index.delete_files(project, y, [])
+
+
+async def test_searching_before_anything_was_inserted_finds_nothing(tmp_path: Path) -> None:
+    """BM25 has no statistics in an empty collection (milvus-lite asserts on NaN): that is no hits, not an error."""
+    async with MilvusIndex(str(tmp_path / "empty.db"), dim=DIM) as empty:
+        query = unit(random.Random(1))
+        for mode in ("dense", "keyword", "hybrid"):
+            assert await empty.search_chunks("p", "vs", dense=query, text="anything", mode=mode, limit=5) == []
+
 
 async def test_items_collections_are_separate(index: MilvusIndex) -> None:
     rng = random.Random(5)
