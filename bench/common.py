@@ -45,9 +45,12 @@ def document_text(doc: dict[str, Any]) -> str:
     return f"{doc['title']}\n\n{doc['text']}"
 
 
+SERVERS: dict[str, subprocess.Popen[bytes]] = {}  # address → the process serving it, while it runs
+
+
 @contextmanager
 def vecflow_server(data_dir: Path, **env_overrides: str) -> Iterator[str]:
-    """Run `vecflow serve` on a free loopback port; yields its address."""
+    """Run `vecflow serve` on a free loopback port; yields its address (its process is SERVERS[address])."""
     port = free_port()
     env = {
         **os.environ,
@@ -60,13 +63,48 @@ def vecflow_server(data_dir: Path, **env_overrides: str) -> Iterator[str]:
     }
     log = open(data_dir.parent / f"server-{port}.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "vecflow", "serve"], env=env, stdout=log, stderr=log)
+    SERVERS[f"127.0.0.1:{port}"] = proc
     try:
         asyncio.run(_wait_ready(f"127.0.0.1:{port}"))
         yield f"127.0.0.1:{port}"
     finally:
+        SERVERS.pop(f"127.0.0.1:{port}", None)
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
+
+
+def tree_cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """CPU time (user + system) used so far by a process and (unless told not to) all its descendants that
+    are still alive."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            # Each thread lists the children it started.
+            children = [
+                c for task in Path(f"/proc/{current}/task").iterdir() for c in (task / "children").read_text().split()
+            ]
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        if descendants:
+            todo += [int(c) for c in children]
+    return total
+
+
+def metric(address: str, name: str) -> float:
+    """The value of one unlabelled Prometheus metric at `address` (host:port)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise KeyError(f"{name} is not among the metrics at {address}")
 
 
 async def _wait_ready(address: str) -> None:

@@ -4,11 +4,14 @@
     .venv/bin/python bench/ingest.py --docs 0        # the whole corpus (5,183 documents)
 
 Same model, same chunking (the store's default strategy), same documents (SciFact `title + text`):
-  service   upload every document, wait for the parse jobs, add all files to a vector store with
-            one file batch, wait for it: chunks / second from first upload to the batch's end.
-  (a)       embed-only: the model encoding exactly the service's chunks in batches of 64, nothing else.
+  service   upload the documents in groups of --group (8 uploads at a time) and, as each group's
+            uploads return, add its files to a vector store with a file batch (their parses still
+            running: a batch indexes each file once its parse is done); chunks / second from the
+            first upload to the end of the last batch.
+  (a)       embed-only: the model encoding exactly the service's chunks, nothing else — the faster of
+            sentence-transformers' encode() at its defaults (torch on every core) and vecflow's embedder.
   (b)       naive: a sequential script with the same libraries, one file at a time: parse, chunk,
-            embed, insert into milvus-lite.
+            encode (sentence-transformers, torch on every core), insert into milvus-lite.
 Prints the figures and the ratios service/(a) and service/(b).
 """
 
@@ -19,10 +22,22 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from common import KEY, document_text, load_corpus, upload_documents, vecflow_server, wait_parsed
+import torch
+from common import (
+    KEY,
+    SERVERS,
+    document_text,
+    free_port,
+    load_corpus,
+    metric,
+    tree_cpu_seconds,
+    upload_documents,
+    vecflow_server,
+)
 from vecflow.pipeline.chunk import chunk_text
-from vecflow.pipeline.embed import LocalEmbedder
+from vecflow.pipeline.embed import LocalEmbedder, default_torch_threads, load_local_model
 from vecflow.pipeline.parse import parse_document
 from vecflow.v1 import job_pb2
 from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
@@ -31,7 +46,7 @@ from vecflow.vectors.milvus import MilvusIndex
 from vecflow_client import VecflowClient
 
 
-async def through_service(address: str, docs: list[dict]) -> dict[str, float]:
+async def through_service(address: str, metrics_address: str, docs: list[dict], group: int) -> dict[str, float]:
     async with VecflowClient(address, KEY) as client:
         kb = (
             await client.knowledge_bases.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="bench"))
@@ -43,19 +58,27 @@ async def through_service(address: str, docs: list[dict]) -> dict[str, float]:
         await client.vector_stores.SearchVectorStore(
             vs_pb2.SearchVectorStoreRequest(vector_store_id=store.id, query="warm up", max_num_results=1)
         )
+        pid = SERVERS[address].pid
+        cpu, own_cpu = tree_cpu_seconds(pid), tree_cpu_seconds(pid, descendants=False)
+        embed_cpu = metric(metrics_address, "vecflow_embedding_cpu_seconds_total")
         start = time.perf_counter()
-        replies = await upload_documents(client, kb.id, docs)
+        batches = []
+        for first in range(0, len(docs), group):
+            # A batch may name files still being parsed: each is indexed as soon as its parse is done.
+            replies = await upload_documents(client, kb.id, docs[first : first + group])
+            request = vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[r.file.id for r in replies])
+            batches.append((await client.vector_stores.CreateFileBatch(request)).file_batch)
         uploaded = time.perf_counter()
-        await wait_parsed(client, kb.id, len(replies))
-        parsed = time.perf_counter()
-        batch = (
-            await client.vector_stores.CreateFileBatch(
-                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[r.file.id for r in replies])
+        for batch in batches:
+            job = await client.wait_job(batch.job_id)
+            assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+            done = await client.vector_stores.GetFileBatch(
+                vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id)
             )
-        ).file_batch
-        job = await client.wait_job(batch.job_id)
-        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+            assert done.file_batch.file_counts.completed == batch.file_counts.total, done.file_batch.file_counts
         end = time.perf_counter()
+        cpu, own_cpu = tree_cpu_seconds(pid) - cpu, tree_cpu_seconds(pid, descendants=False) - own_cpu
+        embed_cpu = metric(metrics_address, "vecflow_embedding_cpu_seconds_total") - embed_cpu
         chunks = 0
         token = ""
         while True:
@@ -70,34 +93,45 @@ async def through_service(address: str, docs: list[dict]) -> dict[str, float]:
     return {
         "seconds": end - start,
         "upload_s": uploaded - start,
-        "parse_s": parsed - uploaded,
-        "index_s": end - parsed,
+        "after_upload_s": end - uploaded,
+        "cpu_s": cpu,
+        "milvus_cpu_s": cpu - own_cpu,
+        "embed_cpu_s": embed_cpu,
         "chunks": chunks,
         "size": size.max_chunk_size_tokens,
         "overlap": size.chunk_overlap_tokens,
     }
 
 
-async def embed_only(embedder: LocalEmbedder, texts: list[str]) -> float:
+async def embed_only_vecflow(embedder: LocalEmbedder, texts: list[str]) -> float:
+    """vecflow's embedder (encoder threads, micro-batching) on the chunks, as the service uses it."""
     start = time.perf_counter()
-    for i in range(0, len(texts), 64):
-        await embedder.embed(texts[i : i + 64])
+    await embedder.embed(texts)
     return time.perf_counter() - start
 
 
-async def naive(embedder: LocalEmbedder, docs: list[dict], tmp: Path, size: int, overlap: int) -> tuple[float, int]:
-    index = MilvusIndex(str(tmp / "naive-milvus.db"), dim=embedder.dimension)
+def embed_only_plain(model: Any, texts: list[str]) -> float:
+    """sentence-transformers' own encode over all the chunks at its defaults, with torch on every core."""
+    torch.set_num_threads(default_torch_threads())
+    start = time.perf_counter()
+    model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    return time.perf_counter() - start
+
+
+async def naive(model: Any, tokenizer: Any, docs: list[dict], tmp: Path, size: int, overlap: int) -> tuple[float, int]:
+    """One file at a time: write, parse, chunk, encode (sentence-transformers, torch on every core), insert."""
+    torch.set_num_threads(default_torch_threads())
+    index = MilvusIndex(str(tmp / f"naive-{time.monotonic_ns()}.db"), dim=model.get_embedding_dimension())
     await index.open()
-    tokenizer = embedder.tokenizer
     start = time.perf_counter()
     total = 0
     for doc in docs:
         path = tmp / f"{doc['_id']}.txt"
         path.write_text(document_text(doc))
-        parsed = parse_document(path, "text/plain")
+        parsed = parse_document(path, "text/plain", detect_language=False)  # the service does not detect it either
         pages = [(p.number, p.char_start, p.char_end) for p in parsed.pages]
         chunks = chunk_text(parsed.text, tokenizer, size, overlap, pages)
-        vectors = await embedder.embed([c.text for c in chunks])
+        vectors = model.encode([c.text for c in chunks], normalize_embeddings=True, show_progress_bar=False)
         await index.upsert_chunks(
             [
                 {
@@ -111,7 +145,7 @@ async def naive(embedder: LocalEmbedder, docs: list[dict], tmp: Path, size: int,
                     "char_start": c.char_start,
                     "char_end": c.char_end,
                     "text": c.text,
-                    "dense": v,
+                    "dense": v.tolist(),
                     "attributes": {},
                 }
                 for c, v in zip(chunks, vectors, strict=True)
@@ -126,40 +160,61 @@ async def naive(embedder: LocalEmbedder, docs: list[dict], tmp: Path, size: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=400, help="SciFact documents to ingest (0 = all 5,183)")
+    parser.add_argument("--group", type=int, default=25, help="documents per file batch (one batch per upload group)")
+    parser.add_argument("--repeat", type=int, default=1, help="run every measurement this many times; report the best")
     args = parser.parse_args()
     docs = load_corpus(args.docs or None)
+    runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        with vecflow_server(tmp / "data") as address:
-            service = asyncio.run(through_service(address, docs))
+        for n in range(args.repeat):
+            metrics_address = f"127.0.0.1:{free_port()}"
+            with vecflow_server(tmp / f"data-{n}", VECFLOW_METRICS_ADDRESS=metrics_address) as address:
+                runs.append(asyncio.run(through_service(address, metrics_address, docs, args.group)))
+        service = min(runs, key=lambda r: r["seconds"])
 
-        async def baselines() -> tuple[float, int, float, int]:
+        async def baselines() -> tuple[float, float, int, float, int]:
             embedder = LocalEmbedder()
             await embedder.load()
+            model = load_local_model(embedder.path).model
             tokenizer = embedder.tokenizer
             texts = []
             for doc in docs:
                 text = document_text(doc)
                 texts += [c.text for c in chunk_text(text, tokenizer, service["size"], service["overlap"], [])]
             await embedder.embed(texts[:8])  # warm up
-            a = await embed_only(embedder, texts)
-            b, b_chunks = await naive(embedder, docs, tmp, service["size"], service["overlap"])
+            plain = min(embed_only_plain(model, texts) for _ in range(args.repeat))
+            ours = min([await embed_only_vecflow(embedder, texts) for _ in range(args.repeat)])
             await embedder.close()
-            return a, len(texts), b, b_chunks
+            tried = [
+                await naive(model, tokenizer, docs, tmp, service["size"], service["overlap"])
+                for _ in range(args.repeat)
+            ]
+            b, b_chunks = min(tried)
+            return plain, ours, len(texts), b, b_chunks
 
-        a_seconds, a_chunks, b_seconds, b_chunks = asyncio.run(baselines())
+        a_plain, a_ours, a_chunks, b_seconds, b_chunks = asyncio.run(baselines())
 
+    a_seconds = min(a_plain, a_ours)
     s_rate = service["chunks"] / service["seconds"]
     a_rate, b_rate = a_chunks / a_seconds, b_chunks / b_seconds
     print(
         f"documents: {len(docs)}   chunks: service {service['chunks']}, embed-only {a_chunks}, naive {b_chunks}"
-        f"   (chunk {service['size']} tokens, overlap {service['overlap']})"
+        f"   (chunk {service['size']} tokens, overlap {service['overlap']}; best of {args.repeat})"
     )
     print(
         f"service    {service['seconds']:8.1f} s  {s_rate:8.1f} chunks/s   (upload {service['upload_s']:.1f} s, "
-        f"parse {service['parse_s']:.1f} s, chunk+embed+insert {service['index_s']:.1f} s)"
+        f"then {service['after_upload_s']:.1f} s until the last batch was done)"
     )
-    print(f"(a) embed  {a_seconds:8.1f} s  {a_rate:8.1f} chunks/s")
+    print(
+        f"           server CPU {service['cpu_s']:.1f} s: the model's encoders {service['embed_cpu_s']:.1f} s, "
+        f"milvus-lite {service['milvus_cpu_s']:.1f} s, "
+        f"everything else {service['cpu_s'] - service['embed_cpu_s'] - service['milvus_cpu_s']:.1f} s"
+    )
+    print(
+        f"(a) embed  {a_seconds:8.1f} s  {a_rate:8.1f} chunks/s   (the faster of sentence-transformers encode "
+        f"{a_chunks / a_plain:.1f}/s and vecflow's embedder {a_chunks / a_ours:.1f}/s)"
+    )
     print(f"(b) naive  {b_seconds:8.1f} s  {b_rate:8.1f} chunks/s")
     print(f"ratio service/(a) = {s_rate / a_rate:.2f}   (goal >= 0.9)")
     print(f"ratio service/(b) = {s_rate / b_rate:.2f}   (goal >= 1.3)")

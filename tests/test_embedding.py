@@ -108,8 +108,28 @@ async def test_concurrent_callers_share_batches_and_get_their_own_vectors(local_
         await embedder.close()
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+async def test_several_encoders_return_each_caller_the_right_vectors(local_model: Any, workers: int) -> None:
+    """Batches run on several encoder threads at once (the tokenizer is shared): every caller gets exactly
+    the vectors of its own texts, even when one request's parts finish on different encoders."""
+    embedder = LocalEmbedder(batch_size=4, workers=workers, torch_threads=1, max_wait_ms=1)
+    try:
+        assert embedder.workers == workers and embedder.torch_threads == 1
+        jobs = [
+            [f"Caller {job} text {i} about subject {(job * 5 + i) % 13}." for i in range(1 + job % 6)]
+            for job in range(16)
+        ]
+        results = await asyncio.gather(*(embedder.embed(texts) for texts in jobs))
+        assert embedder.texts_encoded == sum(len(texts) for texts in jobs)
+        assert embedder.encode_calls >= embedder.texts_encoded / 4
+        for texts, vectors in zip(jobs, results, strict=True):
+            assert np.allclose(np.asarray(vectors), direct(local_model, texts), atol=1e-4)
+    finally:
+        await embedder.close()
+
+
 async def test_requests_larger_than_a_batch_are_split_fairly(local_model: Any) -> None:
-    embedder = LocalEmbedder(batch_size=8, max_wait_ms=20)
+    embedder = LocalEmbedder(batch_size=8, workers=1, max_wait_ms=20)
     try:
         big = [f"Paragraph {i} of a long report about river ecology." for i in range(30)]
         small = ["A short question?", "And its answer."]

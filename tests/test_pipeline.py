@@ -18,9 +18,10 @@ import grpc
 import pytest
 from conftest import Server, error_details, start_server
 from google.protobuf import json_format
-from vecflow.v1 import common_pb2, job_pb2
+from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
 from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
 from vecflow.v1 import parse_service_pb2 as parse_pb2
+from vecflow.v1 import upsertion_task_service_pb2 as tasks_pb2
 from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import VecflowClient
 
@@ -127,6 +128,16 @@ async def test_upload_parse_index_and_search(pipeline: Server) -> None:
     assert data["metadata"]["title"] == "Quarterly gardening report"
     assert "Ada Gardener" in data["metadata"]["authors"]
     assert any(t["header"] == ["crop", "yield"] for t in data["tables"])
+    # A plain-text file declares no language: the extract job detects it from the text.
+    plain = await wait(
+        pipeline,
+        (
+            await stubs.parse.ExtractParseResult(
+                parse_pb2.ExtractParseResultRequest(parse_result_id=files[0].parse_result_id)
+            )
+        ).job.id,
+    )
+    assert json_format.MessageToDict(plain.result)["metadata"]["language"] == "en"
 
     # Chunk preview with a small strategy.
     astro_result = next(f for f in files if f.name == "astronomy.md").parse_result_id
@@ -398,5 +409,95 @@ async def test_batch_limits_and_unparsed_files(tmp_path: Path, sqlite_url: str) 
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert error_details(err.value)["reason"] == "FILE_NOT_PARSED"
         await asyncio.sleep(0)
+    finally:
+        await srv.close()
+
+
+async def test_a_batch_may_name_files_still_being_parsed(tmp_path: Path, sqlite_url: str) -> None:
+    """Files added right after upload are indexed as their parses finish; one whose parse fails ends
+    failed with the parse's own error code, and a file whose parse job was cancelled before it ran too.
+    One worker: the batch job waits for the parse jobs without holding the only worker slot."""
+    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("job_plugins:register",))
+    try:
+        stubs = srv.stubs()
+        # Everything below queues behind this job, so every parse is still to come when the batch is made.
+        await srv.app.engine.submit(srv.key.project_id, "test.idle", params={"seconds": 1.5})
+        kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="eager"))).knowledge_base
+        texts = {f"note{i}.txt": f"Note {i}: " + " ".join(f"otter fact {i}.{j}." for j in range(40)) for i in range(3)}
+        replies = [await upload(stubs, kb.id, name, text.encode()) for name, text in texts.items()]
+        replies.append(await upload(stubs, kb.id, "empty.txt", b""))
+        never = await upload(stubs, kb.id, "never.txt", b"this file's parse is cancelled before it runs")
+        assert all(r.file.parse_state == kb_pb2.PARSE_STATE_PENDING for r in replies)
+        store = (await stubs.stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="eager"))).vector_store
+        batch = (
+            await stubs.stores.CreateFileBatch(
+                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[r.file.id for r in [*replies, never]])
+            )
+        ).file_batch
+        assert batch.file_counts.in_progress == batch.file_counts.total == 5
+        await stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=never.parse_job.id))
+        job = await wait(srv, batch.job_id)
+        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+        batch = (
+            await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
+        ).file_batch
+        counts = batch.file_counts
+        assert batch.status == vs_pb2.FILE_BATCH_STATUS_COMPLETED
+        assert (counts.completed, counts.failed, counts.in_progress, counts.total) == (3, 2, 0, 5)
+        files = {
+            f.file_id: f
+            for f in (
+                await stubs.stores.ListVectorStoreFiles(vs_pb2.ListVectorStoreFilesRequest(vector_store_id=store.id))
+            ).files
+        }
+        assert files[replies[3].file.id].last_error.code == "EMPTY_FILE"
+        assert files[never.file.id].last_error.code == "CANCELLED"
+        for reply in replies[:3]:
+            parsed = (await stubs.kbs.GetFile(kb_pb2.GetFileRequest(file_id=reply.file.id))).file
+            assert files[reply.file.id].chunk_count >= 1
+            assert files[reply.file.id].parse_result_id == parsed.parse_result_id != ""
+        hits = (
+            await stubs.stores.SearchVectorStore(
+                vs_pb2.SearchVectorStoreRequest(vector_store_id=store.id, query="otter fact 2.7", max_num_results=3)
+            )
+        ).hits
+        assert hits and hits[0].file_id == replies[2].file.id
+    finally:
+        await srv.close()
+
+
+async def test_jobs_cancelled_before_they_ran_leave_their_resources_consistent(tmp_path: Path, sqlite_url: str) -> None:
+    """CancelJob on a queued parse, file-batch or upsert job: the file, batch and task say so (they would
+    otherwise stay pending forever, as no handler ever ran)."""
+    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("job_plugins:register",))
+    try:
+        stubs = srv.stubs()
+        blocker = await srv.app.engine.submit(srv.key.project_id, "test.idle", params={"seconds": 30})
+        kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="queued"))).knowledge_base
+        reply = await upload(stubs, kb.id, "queued.txt", b"waiting behind the blocker")
+        store = (await stubs.stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="queued"))).vector_store
+        batch = (
+            await stubs.stores.CreateFileBatch(
+                vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=[reply.file.id])
+            )
+        ).file_batch
+        item = tasks_pb2.UpsertionItem(object_id="o1")
+        item.payload.update({"text": "queued item"})
+        task = (
+            await stubs.tasks.CreateUpsertionTask(tasks_pb2.CreateUpsertionTaskRequest(items=[item]))
+        ).upsertion_task
+        for job_id in (batch.job_id, reply.parse_job.id, task.job_id):
+            cancelled = await stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id))
+            assert cancelled.job.status == job_pb2.JOB_STATUS_CANCELLED
+        batch = (
+            await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
+        ).file_batch
+        assert batch.status == vs_pb2.FILE_BATCH_STATUS_CANCELLED
+        assert (batch.file_counts.cancelled, batch.file_counts.in_progress) == (1, 0)
+        parsed = (await stubs.kbs.GetFile(kb_pb2.GetFileRequest(file_id=reply.file.id))).file
+        assert parsed.parse_state == kb_pb2.PARSE_STATE_FAILED and parsed.parse_error.code == "CANCELLED"
+        task = (await stubs.tasks.GetUpsertionTask(tasks_pb2.GetUpsertionTaskRequest(task_id=task.id))).upsertion_task
+        assert task.status == tasks_pb2.UPSERTION_TASK_STATUS_CANCELED
+        await srv.app.engine.cancel(srv.key.project_id, blocker.id)
     finally:
         await srv.close()

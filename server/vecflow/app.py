@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import logging
+import time
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -77,6 +77,7 @@ class App:
             settings.embedding_endpoint,
             settings.embedding_api_key,
             batch_size=settings.embedding_batch_size,
+            workers=settings.embedding_workers or None,
         )
         self.vector_stores = VectorStoreService(self.db, self.embedder.name, self._chunk_limits)
         self.jobs = JobQueryService(self.db)

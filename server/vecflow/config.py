@@ -93,6 +93,7 @@ class Settings:
     embedding_endpoint: str = ""
     embedding_api_key: str = ""
     embedding_batch_size: int = 64
+    embedding_workers: int = 0  # 0: one per core, up to 4
     max_batch_files: int = 2000
     max_task_items: int = 10_000
     max_search_results: int = 50
@@ -143,6 +144,7 @@ class Settings:
             "embedding_endpoint": env.get("VECFLOW_EMBEDDING_ENDPOINT", ""),
             "embedding_api_key": env.get("VECFLOW_EMBEDDING_API_KEY", ""),
             "embedding_batch_size": _int(env, "VECFLOW_EMBEDDING_BATCH_SIZE", 64, minimum=1),
+            "embedding_workers": _int(env, "VECFLOW_EMBEDDING_WORKERS", 0, minimum=0),
             "max_batch_files": _int(env, "VECFLOW_MAX_BATCH_FILES", 2000, minimum=1),
             "max_task_items": _int(env, "VECFLOW_MAX_TASK_ITEMS", 10_000, minimum=1),
             "max_search_results": _int(env, "VECFLOW_MAX_SEARCH_RESULTS", 50, minimum=1),

@@ -14,6 +14,11 @@ GRPC_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 GRPC_STREAMS = Gauge("vecflow_grpc_streams_in_flight", "Streaming gRPC calls currently open, by method.", ["method"])
+EMBED_TEXTS = Counter("vecflow_embedding_texts_total", "Texts the local embedding model encoded.")
+EMBED_BATCHES = Counter("vecflow_embedding_batches_total", "Encode calls (batches) of the local embedding model.")
+EMBED_CPU = Counter(
+    "vecflow_embedding_cpu_seconds_total", "CPU time the local embedding model's encoder threads spent encoding."
+)
 
 
 class MetricsServer:

@@ -45,6 +45,7 @@ class JobContext:
         self._pending_progress: tuple[str, dict[str, Any]] | None = None
         self._flush: asyncio.TimerHandle | None = None
         self.finished = False
+        self.holds_slot = True  # counts against the engine's workers (not while `waiting`)
 
     # Cancellation ---------------------------------------------------------------------
 
@@ -52,6 +53,16 @@ class JobContext:
         """Raise JobCancelled if CancelJob was called: call it at step and batch boundaries."""
         if self.cancel_requested.is_set():
             raise JobCancelled()
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        """Wait for other jobs (a file's parse, say) without holding a worker slot, so that they can run
+        even when every worker is taken by jobs that wait for them."""
+        await self.engine.release_slot(self)
+        try:
+            yield
+        finally:
+            await self.engine.reclaim_slot(self)
 
     # Steps ------------------------------------------------------------------------------
 
@@ -68,7 +79,7 @@ class JobContext:
         self.checkpoint()
         self.current_step = name
         step = Step(name, dict(details))
-        await self.engine.emit(self, name, r.STARTED, details=dict(details))
+        await self.engine.emit(self, name, r.STARTED, details=dict(details), wait=False)
         start = time.monotonic()
         try:
             yield step
@@ -136,7 +147,7 @@ class JobContext:
         self._last_progress = time.monotonic()
         step, counts = pending
         try:
-            await self.engine.emit(self, step, r.PROGRESS, details=counts)
+            await self.engine.emit(self, step, r.PROGRESS, details=counts, wait=False)
         except Exception:
             if self._flush is None and self.finished:
                 return  # a delayed flush that lost the race with the job's end: nothing to report

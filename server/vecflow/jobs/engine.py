@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -34,6 +34,7 @@ from vecflow.storage.models import utcnow
 log = logging.getLogger("vecflow.jobs")
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
+CancelHook = Callable[[m.Job], Awaitable[None]]
 
 
 class LeaseLost(Exception):
@@ -57,6 +58,7 @@ class JobEngine:
         self.progress_interval = self.settings.progress_interval
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._handlers: dict[str, Handler] = {}
+        self._unstarted_cancel: dict[str, CancelHook] = {}
         self._running: dict[str, tuple[JobContext, asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -65,11 +67,16 @@ class JobEngine:
 
     # Registration and submission -------------------------------------------------------
 
-    def register(self, operation: str, handler: Handler) -> None:
-        """Run `handler` for jobs of `operation`. One handler per operation."""
+    def register(self, operation: str, handler: Handler, on_cancel_unstarted: CancelHook | None = None) -> None:
+        """Run `handler` for jobs of `operation`. One handler per operation.
+
+        `on_cancel_unstarted` tidies up after a job cancelled before it ever ran (the handler, which
+        cleans up after a cancellation while running, never saw it)."""
         if operation in self._handlers:
             raise ValueError(f"a handler for {operation!r} is already registered")
         self._handlers[operation] = handler
+        if on_cancel_unstarted is not None:
+            self._unstarted_cancel[operation] = on_cancel_unstarted
         self._wake.set()
 
     @property
@@ -164,8 +171,21 @@ class JobEngine:
             task.add_done_callback(lambda _t, job_id=ctx.job_id: self._done(job_id))
 
     def _done(self, job_id: str) -> None:
-        self._running.pop(job_id, None)
-        self._slots.release()
+        entry = self._running.pop(job_id, None)
+        if entry is None or entry[0].holds_slot:
+            self._slots.release()
+
+    async def release_slot(self, ctx: JobContext) -> None:
+        """Let another job run in this job's worker slot while it waits (see JobContext.waiting)."""
+        if ctx.holds_slot:
+            ctx.holds_slot = False
+            self._slots.release()
+            self._wake.set()
+
+    async def reclaim_slot(self, ctx: JobContext) -> None:
+        if not ctx.holds_slot:
+            await self._slots.acquire()
+            ctx.holds_slot = True
 
     async def _claim(self) -> dict[str, Any] | None:
         now = utcnow()
@@ -264,7 +284,7 @@ class JobEngine:
             step_status,
             job_status=status,
             expect=[r.RUNNING],
-            where=[JOBS.c.lease_owner == self.owner],
+            where={"lease_owner": self.owner},
             details=details,
             duration_ms=int(duration),
             changes=changes,
@@ -278,8 +298,12 @@ class JobEngine:
         details: dict[str, Any] | None = None,
         duration: float = 0.0,
         step_done: str | None = None,
+        wait: bool = True,
     ) -> None:
-        """Append an event for a running job this worker owns (LeaseLost otherwise)."""
+        """Append an event for a running job this worker owns (LeaseLost otherwise).
+
+        `wait=False` queues it without waiting for the commit (a step's start, progress): a lost lease
+        then shows at the next event that waits."""
         changes: dict[str, Any] = {}
         if step_done is not None:
             done = ctx.state.setdefault("done_steps", [])
@@ -291,12 +315,13 @@ class JobEngine:
             step,
             status,
             expect=[r.RUNNING],
-            where=[JOBS.c.lease_owner == self.owner],
+            where={"lease_owner": self.owner},
             details=details,
             duration_ms=int(duration * 1000),
             changes=changes,
+            wait=wait,
         )
-        if event is None:
+        if event is None and wait:
             raise LeaseLost(ctx.job_id)
 
     async def save_state(self, ctx: JobContext) -> None:
@@ -360,7 +385,7 @@ class JobEngine:
                     r.STEP_CANCELLED,
                     job_status=r.CANCELLED,
                     expect=[r.RUNNING],
-                    where=[JOBS.c.lease_expires_at < now],
+                    expired_before=now,
                     details={"reason": "cancelled by request; its worker stopped before it could finish"},
                     changes={"completed_at": now, "lease_owner": "", "lease_expires_at": None},
                 )
@@ -370,19 +395,17 @@ class JobEngine:
             self._wake.set()
         return len(rows)
 
-    async def _requeue(self, job_id: str, reason: str, owner: str | None = None, before: Any = None) -> None:
-        where = []
-        if owner is not None:
-            where.append(JOBS.c.lease_owner == owner)
-        if before is not None:
-            where.append(JOBS.c.lease_expires_at < before)
+    async def _requeue(
+        self, job_id: str, reason: str, owner: str | None = None, before: datetime | None = None
+    ) -> None:
         await self.events.append(
             job_id,
             "requeued",
             r.INFO,
             job_status=r.PENDING,
             expect=[r.RUNNING],
-            where=where,
+            where={"lease_owner": owner} if owner is not None else None,
+            expired_before=before,
             details={"reason": reason},
             changes={"lease_owner": "", "lease_expires_at": None},
         )
@@ -424,7 +447,7 @@ class JobEngine:
                     "cancel_requested",
                     r.INFO,
                     expect=[r.RUNNING],
-                    where=[JOBS.c.cancel_requested.is_(False)],
+                    where={"cancel_requested": False},
                     details={"reason": "the job stops at its next step or batch boundary"},
                     changes={"cancel_requested": True},
                 )
@@ -432,6 +455,9 @@ class JobEngine:
                 if entry is not None:
                     entry[0].cancel_requested.set()
             if done is not None:
+                hook = self._unstarted_cancel.get(job.operation) if job.status == r.PENDING else None
+                if hook is not None:
+                    await hook(job)
                 return await self._owned(project_id, job_id)
         raise FailedPrecondition(f"job {job_id} kept changing state; try again", reason="JOB_BUSY")
 

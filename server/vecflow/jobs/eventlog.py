@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Collection, Sequence
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.jobs.hub import WatchHub
@@ -18,6 +20,8 @@ from vecflow.jobs.records import EventRecord
 from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
+
+log = logging.getLogger("vecflow.jobs")
 
 JOBS = m.Job.__table__
 EVENTS = m.JobEvent.__table__
@@ -37,19 +41,27 @@ def _append(
     details: dict[str, Any] | None = None,
     duration_ms: int = 0,
     expect: Collection[str] | None = None,
-    where: Sequence[Any] = (),
+    where: Mapping[str, Any] | None = None,
+    expired_before: datetime | None = None,
     changes: dict[str, Any] | None = None,
 ) -> EventRecord | None:
     """Append the next event of a job on a synchronous connection (see Batch.append)."""
     now = utcnow()
-    values: dict[str, Any] = {"latest_sequence": JOBS.c.latest_sequence + 1, "updated_at": now}
+    sets: dict[str, Any] = {"updated_at": now}
     if job_status is not None:
-        values["status"] = job_status
-    values.update(changes or {})
-    stmt = update(JOBS).where(JOBS.c.id == job_id, *where)
-    if expect is not None:
-        stmt = stmt.where(JOBS.c.status.in_(list(expect)))
-    row = conn.execute(stmt.values(**values).returning(JOBS.c.latest_sequence, JOBS.c.status)).first()
+        sets["status"] = job_status
+    sets.update(changes or {})
+    conditions: dict[str, Any] = dict(where or {})
+    if conn.dialect.name == "sqlite":  # the hot path: plain SQL, no statement compilation
+        row = _sqlite_update(conn, job_id, sets, conditions, expect, expired_before)
+    else:
+        stmt = update(JOBS).where(JOBS.c.id == job_id, *(JOBS.c[k] == v for k, v in conditions.items()))
+        if expect is not None:
+            stmt = stmt.where(JOBS.c.status.in_(list(expect)))
+        if expired_before is not None:
+            stmt = stmt.where(JOBS.c.lease_expires_at < expired_before)
+        stmt = stmt.values(latest_sequence=JOBS.c.latest_sequence + 1, **sets)
+        row = conn.execute(stmt.returning(JOBS.c.latest_sequence, JOBS.c.status)).first()
     if row is None:
         return None
     record = EventRecord(
@@ -62,23 +74,72 @@ def _append(
         duration_ms=max(0, int(duration_ms)),
         details=dict(details or {}),
     )
-    conn.execute(
-        insert(EVENTS).values(
-            job_id=job_id,
-            sequence=record.sequence,
-            step=step,
-            status=status,
-            job_status=record.job_status,
-            timestamp=now,
-            duration_ms=record.duration_ms,
-            details=record.details,
-        )
-    )
+    event = {
+        "job_id": job_id,
+        "sequence": record.sequence,
+        "step": step,
+        "status": status,
+        "job_status": record.job_status,
+        "timestamp": now,
+        "duration_ms": record.duration_ms,
+        "details": record.details,
+    }
+    if conn.dialect.name == "sqlite":
+        names = ", ".join(event)
+        marks = ", ".join("?" * len(event))
+        values = tuple(_bound(conn, EVENTS, k, v) for k, v in event.items())
+        conn.exec_driver_sql(f"INSERT INTO job_events ({names}) VALUES ({marks})", values)
+    else:
+        conn.execute(insert(EVENTS).values(**event))
     if record.sequence > history_limit:
         conn.execute(
             delete(EVENTS).where(EVENTS.c.job_id == job_id, EVENTS.c.sequence <= record.sequence - history_limit)
         )
     return record
+
+
+_PROCESSORS: dict[tuple[str, str], Any] = {}
+
+
+def _bound(conn: Connection, table: Table, column: str, value: Any) -> Any:
+    """`value` as the column's type hands it to the driver (JSON text, naive UTC datetimes, ...)."""
+    key = (table.name, column)
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = table.c[column].type.bind_processor(conn.dialect)
+    process = _PROCESSORS[key]
+    return process(value) if process is not None else value
+
+
+def _sqlite_update(
+    conn: Connection,
+    job_id: str,
+    sets: dict[str, Any],
+    conditions: dict[str, Any],
+    expect: Collection[str] | None,
+    expired_before: datetime | None,
+) -> Any:
+    names = list(sets)
+    sql = ["UPDATE jobs SET latest_sequence = latest_sequence + 1"]
+    sql += [f", {JOBS.c[name].name} = ?" for name in names]
+    params = [_bound(conn, JOBS, name, sets[name]) for name in names]
+    sql.append(" WHERE id = ?")
+    params.append(job_id)
+    for name, value in conditions.items():
+        sql.append(f" AND {JOBS.c[name].name} = ?")
+        params.append(_bound(conn, JOBS, name, value))
+    if expect is not None:
+        sql.append(f" AND status IN ({', '.join('?' * len(expect))})")
+        params += list(expect)
+    if expired_before is not None:
+        sql.append(" AND lease_expires_at < ?")
+        params.append(_bound(conn, JOBS, "lease_expires_at", expired_before))
+    sql.append(" RETURNING latest_sequence, status")
+    return conn.exec_driver_sql("".join(sql), tuple(params)).first()
+
+
+def _log_failure(waiter: asyncio.Future[EventRecord | None]) -> None:
+    if not waiter.cancelled() and waiter.exception() is not None:
+        log.error("appending a job event failed", exc_info=waiter.exception())
 
 
 @dataclass
@@ -125,12 +186,16 @@ class EventLog:
         for event in batch.events:  # committed: now watchers may see them
             self.hub.publish(event)
 
-    async def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
+    async def append(
+        self, job_id: str, step: str, status: str, *, wait: bool = True, **kwargs: Any
+    ) -> EventRecord | None:
         """Append one event durably and publish it; returns it once committed (None if its checks failed).
 
         On SQLite, appends that arrive while a commit is under way are grouped into the next transaction
         (group commit): each caller still waits for its own event to be committed, but concurrent jobs share
-        one commit, and the whole transaction runs in one hop to a dedicated thread. Elsewhere each append
+        one commit, and the whole transaction runs in one hop to a dedicated thread. With `wait=False` the
+        caller does not wait (and gets None): for events nothing depends on, such as a step's start or its
+        progress; they still commit in order, before any event appended after them. Elsewhere each append
         is its own transaction on the async engine.
         """
         if self.db.dialect != "sqlite":
@@ -142,6 +207,9 @@ class EventLog:
         self._queued.append((job_id, step, status, kwargs, waiter))
         if self._committer is None or self._committer.done():
             self._committer = loop.create_task(self._commit_queued(), name="vecflow-eventlog-commit")
+        if not wait:
+            waiter.add_done_callback(_log_failure)
+            return None
         return await asyncio.shield(waiter)
 
     async def _commit_queued(self) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from vecflow import metrics
 from vecflow.jobs.errors import JobFailed
 
 # Never reach for a model hub: weights come from a local path (by default a package). huggingface_hub reads
@@ -46,6 +47,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MODEL_ALIASES = frozenset({"", "default", "all-MiniLM-L6-v2", DEFAULT_MODEL_NAME})
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_MAX_WAIT_MS = 5.0
+MAX_DEFAULT_WORKERS = 4  # encoder threads by default: one per core, up to this many (cores are shared out)
 # OpenAI-compatible endpoints serve many models; this is a conservative input limit for chunking when the
 # operator does not state the served model's own.
 DEFAULT_REMOTE_MAX_TOKENS = 512
@@ -138,6 +140,25 @@ def default_torch_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_TOKENIZE_LOCK = threading.Lock()
+
+
+def _encode(model: Any, texts: list[str]) -> list[list[float]]:
+    """One forward pass of a sentence-transformers model over `texts`: L2-normalised vectors.
+
+    Safe from several threads at once: the Rust tokenizer is not (it changes its padding and truncation
+    settings on every call), so tokenising is serialised; the forward pass, where the time goes, is not.
+    """
+    import torch
+
+    with _TOKENIZE_LOCK:
+        features = model.tokenize(texts)
+    with torch.inference_mode():
+        vectors = model(features)["sentence_embedding"]
+        vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+    return vectors.tolist()  # type: ignore[no-any-return]
+
+
 @dataclass
 class _LoadedModel:
     model: Any
@@ -154,14 +175,13 @@ _torch_threads_applied: int | None = None
 
 
 def _apply_torch_threads(threads: int | None) -> None:
-    """torch.set_num_threads, once per value (it is process-wide); None → every core this process may use."""
+    """torch.set_num_threads (process-wide) when it differs; None → every core this process may use."""
     global _torch_threads_applied
     wanted = threads or default_torch_threads()
-    if _torch_threads_applied == wanted:
-        return
     import torch
 
-    torch.set_num_threads(wanted)
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
     _torch_threads_applied = wanted
 
 
@@ -262,12 +282,15 @@ def _settle(future: asyncio.Future[Any], result: Any = None, error: BaseExceptio
 class LocalEmbedder:
     """A sentence-transformers model on the CPU, shared by concurrent callers.
 
-    `embed()` from any event loop (or several) puts its texts on a queue that one worker thread serves: it
+    `embed()` from any event loop (or several) puts its texts on a queue that one batching thread serves: it
     waits up to `max_wait_ms` for more requests while fewer than `batch_size` texts are pending, fills a batch
-    from all pending requests in turn (so a big document does not starve a small one), runs one encode and
-    hands each caller its vectors. The weights are loaded once per process per path (`load()` does it off the
-    event loop; otherwise the worker does it before its first batch). Create one instance per server and
-    share it: batches are shared within an instance.
+    from all pending requests in turn (so a big document does not starve a small one) and hands it to one of
+    `workers` encoder threads, which runs one encode and gives each caller its vectors. Each encoder uses
+    `torch_threads` intra-op threads (by default the cores divided among the workers): on a CPU shared with
+    parsing and bookkeeping, independent single-threaded encoders lose far less to preemption than one encode
+    spread over every core, whose threads wait for each other. The weights are loaded once per process per
+    path (`load()` does it off the event loop; otherwise the first batch does). Create one instance per server
+    and share it: batches are shared within an instance.
 
     `encode_calls` and `texts_encoded` count the work done, for tests and metrics.
     """
@@ -278,25 +301,35 @@ class LocalEmbedder:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         torch_threads: int | None = None,
+        workers: int | None = None,
         max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if torch_threads is not None and torch_threads < 1:
             raise ValueError(f"torch_threads must be at least 1, got {torch_threads}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self._name, self.path = resolve_local_model(model)
         self.batch_size = batch_size
-        self.torch_threads = torch_threads
+        cores = default_torch_threads()
+        self.workers = workers or min(cores, MAX_DEFAULT_WORKERS)
+        self.torch_threads = torch_threads or max(1, cores // self.workers)
         self.max_wait = max(0.0, max_wait_ms) / 1000
         self.encode_calls = 0
         self.texts_encoded = 0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=1)  # one formed batch waits for a free encoder
+        self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
+        self._results_lock = threading.Lock()
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"LocalEmbedder({self._name!r}, batch_size={self.batch_size})"
+        return (
+            f"LocalEmbedder({self._name!r}, batch_size={self.batch_size}, workers={self.workers}, "
+            f"torch_threads={self.torch_threads})"
+        )
 
     # -- model facts (load on first use; `await load()` first to keep that off the event loop)
 
@@ -347,47 +380,67 @@ class LocalEmbedder:
             raise
 
     async def close(self) -> None:
-        """Finish what is queued, then stop the worker thread. The weights stay cached for the process."""
+        """Finish what is queued, then stop the threads. The weights stay cached for the process."""
         with self._start_lock:
             if self._closed:
                 return
             self._closed = True
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        if threads:
             self._queue.put(_STOP)
-            await asyncio.to_thread(thread.join)
+            for thread in threads:
+                await asyncio.to_thread(thread.join)
 
     def _submit(self, request: _Request) -> None:
         # Under the lock, so that no request can be queued behind the stop marker.
         with self._start_lock:
             if self._closed:
                 raise EmbeddingError(EMBEDDING_UNAVAILABLE, "the embedder is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="vecflow-embed", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._work, name="vecflow-embed", daemon=True)]
+                self._threads += [
+                    threading.Thread(target=self._encode_loop, name=f"vecflow-embed-{n}", daemon=True)
+                    for n in range(self.workers)
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._queue.put(request)
 
     def _work(self) -> None:
+        """The batching thread: forms batches and hands them to the encoders."""
         active: deque[_Request] = deque()
         stopping = False
         while True:
             if not active:
                 if stopping:
-                    return
+                    break
                 item = self._queue.get()
                 if item is _STOP:
-                    return
+                    break
                 active.append(item)
             try:
                 stopping = self._gather(active) or stopping
                 parts = self._fill_batch(active)
                 if parts:
-                    self._run_batch(parts, active)
+                    self._batches.put(parts)
             except Exception as err:  # a bug here must not leave callers waiting forever
-                log.exception("the embedding worker failed")
+                log.exception("the embedding batcher failed")
                 error = EmbeddingError(EMBEDDING_UNAVAILABLE, f"the embedding worker failed: {err}")
                 while active:
                     self._deliver(active.popleft(), error=error)
+        for _ in range(self.workers):
+            self._batches.put(_STOP)
+
+    def _encode_loop(self) -> None:
+        while (parts := self._batches.get()) is not _STOP:
+            try:
+                self._run_batch(parts)
+            except Exception as err:  # a bug here must not leave callers waiting forever
+                log.exception("the embedding worker failed")
+                error = EmbeddingError(EMBEDDING_UNAVAILABLE, f"the embedding worker failed: {err}")
+                for request in {request for request, _, _ in parts}:
+                    self._deliver(request, error=error)
+                    request.abandoned = True  # the batcher drops what is left of it
 
     def _gather(self, active: deque[_Request]) -> bool:
         """Move queued requests to `active`, waiting up to max_wait while less than a batch is pending.
@@ -412,7 +465,7 @@ class LocalEmbedder:
 
     def _fill_batch(self, active: deque[_Request]) -> list[tuple[_Request, int, int]]:
         """Take up to batch_size texts, an equal share from each pending request (round robin)."""
-        for request in [r for r in active if r.abandoned]:
+        for request in [r for r in active if r.abandoned]:  # cancelled by its caller, or failed
             active.remove(request)
         parts: list[tuple[_Request, int, int]] = []
         room = self.batch_size
@@ -431,19 +484,13 @@ class LocalEmbedder:
             active.rotate(-1)  # the next batch starts with another request
         return parts
 
-    def _run_batch(self, parts: list[tuple[_Request, int, int]], active: deque[_Request]) -> None:
+    def _run_batch(self, parts: list[tuple[_Request, int, int]]) -> None:
         texts = [text for request, start, end in parts for text in request.texts[start:end]]
+        cpu = time.thread_time()
         try:
             loaded = self._loaded()
             _apply_torch_threads(self.torch_threads)
-            vectors = loaded.model.encode(
-                texts,
-                batch_size=len(texts),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            rows: list[list[float]] = vectors.tolist()
+            rows = _encode(loaded.model, texts)
         except Exception as err:
             if isinstance(err, EmbeddingError):
                 error: EmbeddingError = err
@@ -453,20 +500,24 @@ class LocalEmbedder:
                     EMBEDDING_UNAVAILABLE, f"the embedding model failed: {type(err).__name__}: {err}"
                 )
             for request in {request for request, _, _ in parts}:
-                if request in active:
-                    active.remove(request)
                 self._deliver(request, error=error)
+                request.abandoned = True  # the batcher drops what is left of it
             return
         finally:
-            self.encode_calls += 1
-        self.texts_encoded += len(texts)
-        offset = 0
-        for request, start, end in parts:
-            request.results[start:end] = rows[offset : offset + end - start]
-            offset += end - start
-            request.finished += end - start
-            if request.finished == len(request.texts):
-                self._deliver(request, result=request.results)
+            with self._results_lock:
+                self.encode_calls += 1
+            metrics.EMBED_BATCHES.inc()
+            metrics.EMBED_CPU.inc(time.thread_time() - cpu)  # all of it when each encoder has one torch thread
+        metrics.EMBED_TEXTS.inc(len(texts))
+        with self._results_lock:  # parts of one request may finish on two encoders at once
+            self.texts_encoded += len(texts)
+            offset = 0
+            for request, start, end in parts:
+                request.results[start:end] = rows[offset : offset + end - start]
+                offset += end - start
+                request.finished += end - start
+                if request.finished == len(request.texts):
+                    self._deliver(request, result=request.results)
 
     @staticmethod
     def _deliver(request: _Request, result: Any = None, error: BaseException | None = None) -> None:
@@ -747,6 +798,7 @@ def embedder_from_settings(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     torch_threads: int | None = None,
+    workers: int | None = None,
     timeout: float = 30.0,
     max_retries: int = 4,
     dimension: int | None = None,
@@ -756,7 +808,7 @@ def embedder_from_settings(
     """The configured embedder: no endpoint → `LocalEmbedder(model or the packaged default)`; an endpoint →
     `OpenAIEmbedder` for `model` there (`tokenizer`, `max_tokens`, `dimension` describe the remote model)."""
     if not endpoint.strip():
-        return LocalEmbedder(model, batch_size=batch_size, torch_threads=torch_threads)
+        return LocalEmbedder(model, batch_size=batch_size, torch_threads=torch_threads, workers=workers)
     return OpenAIEmbedder(
         endpoint,
         model,

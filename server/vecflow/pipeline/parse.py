@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import json
 import re
 import sys
@@ -85,6 +86,7 @@ __all__ = [
     "ParseError",
     "ParsedDocument",
     "Table",
+    "language_of",
     "parse_document",
 ]
 
@@ -150,9 +152,11 @@ _MAX_DOCX_EXPANDED = 1 << 30  # a DOCX that unzips to more than this is refused 
 _LANGDETECT_SEED = 0
 
 
-def parse_document(path: Path, content_type: str) -> ParsedDocument:
+def parse_document(path: Path, content_type: str, *, detect_language: bool = True) -> ParsedDocument:
     """Parse the file at `path` as `content_type` (parameters such as ``charset=`` are honoured).
 
+    A language the document does not declare is detected from its text unless `detect_language` is
+    False (the ingestion path leaves that to the extract job: it costs more than parsing a small file).
     Raises `ParseError` for documents that cannot be parsed; see the module docstring.
     """
     media_type = normalize_media_type(content_type)
@@ -169,8 +173,8 @@ def parse_document(path: Path, content_type: str) -> ParsedDocument:
     document = parser(path, _charset_param(content_type))
     document.content_type = media_type
     meta = document.metadata
-    if meta.language is None:
-        meta.language = _detect_language(document.text)
+    if meta.language is None and detect_language:
+        meta.language = language_of(document.text)
     if meta.title is None and media_type in (PLAIN, MARKDOWN):
         meta.title = _first_line_title(document.text)
     meta.page_count = len(document.pages)
@@ -180,6 +184,7 @@ def parse_document(path: Path, content_type: str) -> ParsedDocument:
 # --------------------------------------------------------------------------- shared helpers
 
 
+@functools.cache
 def _library(name: str) -> str:
     try:
         return f"{name} {importlib_metadata.version(name)}"
@@ -228,7 +233,8 @@ def _language_code(value: Any) -> str | None:
 _langdetect_lock = threading.Lock()
 
 
-def _detect_language(text: str) -> str | None:
+def language_of(text: str) -> str | None:
+    """The ISO 639-1 code of the language `text` is written in, or None when it cannot be told."""
     sample = text[:10_000]
     if sum(ch.isalpha() for ch in sample) < 20:
         return None

@@ -26,7 +26,7 @@ from vecflow.pipeline.chunk import chunk_text, count_tokens
 from vecflow.pipeline.detect import detect_type, is_supported
 from vecflow.pipeline.embed import Embedder
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
-from vecflow.pipeline.parse import ParseError, parse_document
+from vecflow.pipeline.parse import ParseError, language_of, parse_document
 from vecflow.services.auth import Principal
 from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
 from vecflow.storage import models as m
@@ -89,7 +89,7 @@ class DocumentService:
         self.fetch_policy = fetch_policy
         self.max_upload_bytes = max_upload_bytes
         self.limits = limits
-        engine.register("parse", self._parse_job)
+        engine.register("parse", self._parse_job, on_cancel_unstarted=self._parse_cancelled)
         engine.register("extract", self._extract_job)
         engine.register("chunk", self._chunk_job)
 
@@ -281,13 +281,21 @@ class DocumentService:
                     setattr(row, key, value)
                 row.updated_at = utcnow()
 
+    async def _parse_cancelled(self, job: m.Job) -> None:
+        async with self.db.session() as s:
+            f = await s.get(m.File, job.params.get("file_id", ""))
+            if f is not None and f.parse_job_id == job.id and f.parse_state == "pending":
+                f.parse_state, f.updated_at = "failed", utcnow()
+                f.parse_error_code, f.parse_error_message = "CANCELLED", "the parse job was cancelled before it ran"
+
     async def _parse_job(self, ctx: JobContext) -> dict[str, Any]:
         file_id = ctx.params["file_id"]
         async with self.db.read_session() as s:
             row = await s.get(m.File, file_id)
         if row is None or row.project_id != ctx.project_id:
             raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
-        await self._set_file(file_id, parse_state="pending", parse_job_id=ctx.job_id)
+        if row.parse_state != "pending" or row.parse_job_id != ctx.job_id:
+            await self._set_file(file_id, parse_state="pending", parse_job_id=ctx.job_id)
         try:
             return await self._parse(ctx, row)
         except JobFailed as err:
@@ -323,7 +331,8 @@ class DocumentService:
             step.details.update(content_type=content_type, bytes=row.content_length)
         async with ctx.step("parse", content_type=content_type) as step:
             try:
-                document = await ctx.to_thread(parse_document, path, content_type)
+                # The language is left to the extract job: detecting it costs more than parsing a small file.
+                document = await ctx.to_thread(lambda: parse_document(path, content_type, detect_language=False))
             except ParseError as err:
                 raise JobFailed(err.code, err.message) from None
             # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
@@ -387,7 +396,8 @@ class DocumentService:
                 }
                 for t in tables[:MAX_TABLES]
             ]
-            step.details.update(tables=len(tables), has_title=bool(meta.get("title")))
+            language = meta.get("language") or await ctx.to_thread(language_of, data.get("text") or "")
+            step.details.update(tables=len(tables), has_title=bool(meta.get("title")), language=language)
         return {
             "parse_result_id": row.id,
             "file_id": row.file_id,
@@ -396,7 +406,7 @@ class DocumentService:
                 "authors": meta.get("authors") or [],
                 "created": meta.get("created"),
                 "modified": meta.get("modified"),
-                "language": meta.get("language"),
+                "language": language,
                 "page_count": meta.get("page_count") or row.pages,
             },
             "tables": kept,

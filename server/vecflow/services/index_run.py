@@ -8,6 +8,10 @@ step, an `insert` step (one Milvus upsert) and one database transaction that mar
 it carried as completed. Fewer, bigger writes are what make small documents cheap: a file costs a share of a
 slice's events and transactions, not a set of its own.
 
+Files may be added while they are still being parsed: the run starts with those that are ready and
+polls for the rest, without holding a worker slot while it waits (so the parse jobs it waits for can run
+even when every worker is busy); a file whose parse fails ends failed with the parse's error code.
+
 Vectors are upserted under deterministic keys (store, file, chunk index), so a retried attempt replaces rather
 than duplicates; what an attempt wrote for a file that did not complete is deleted before it gives up.
 """
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 SLICE_CHUNKS = 64  # chunks per slice: one embed request, one Milvus upsert, one bookkeeping transaction
 CHUNK_GROUP_FILES = 32  # files read and chunked per worker-thread hop (one `chunk` step)
 SLICES_IN_FLIGHT = 3  # slices worked on at once, so inserting one overlaps embedding the next
+PARSE_POLL_SECONDS = 0.2  # how often a run looks for files that were still being parsed
 
 
 @dataclass(eq=False)
@@ -45,6 +50,7 @@ class FileWork:
     name: str
     attributes: dict[str, Any]
     chunks: int  # how many it has in all
+    parse_result_id: str
     inserted: int = 0
     usage: int = 0
 
@@ -104,19 +110,91 @@ class IndexRun:
 
     async def _produce(self, file_ids: Sequence[str], queue: asyncio.Queue[Slice | None]) -> None:
         current = Slice(1)
-        for first in range(0, len(file_ids), CHUNK_GROUP_FILES):
-            self.ctx.checkpoint()
-            for work, chunks in await self._chunk_group(list(file_ids[first : first + CHUNK_GROUP_FILES])):
-                start = 0
-                while start < len(chunks):
-                    take = min(SLICE_CHUNKS - current.size, len(chunks) - start)
-                    current.parts.append((work, chunks[start : start + take]))
-                    start += take
-                    if current.size >= SLICE_CHUNKS:
-                        await queue.put(current)
-                        current = Slice(current.number + 1)
+        ready, pending = await self._parsed(list(file_ids))
+        while True:
+            for first in range(0, len(ready), CHUNK_GROUP_FILES):
+                self.ctx.checkpoint()
+                for work, chunks in await self._chunk_group(ready[first : first + CHUNK_GROUP_FILES]):
+                    start = 0
+                    while start < len(chunks):
+                        take = min(SLICE_CHUNKS - current.size, len(chunks) - start)
+                        current.parts.append((work, chunks[start : start + take]))
+                        start += take
+                        if current.size >= SLICE_CHUNKS:
+                            await queue.put(current)
+                            current = Slice(current.number + 1)
+            if not pending:
+                break
+            if current.parts:  # do not hold back a part-filled slice while files are still being parsed
+                await queue.put(current)
+                current = Slice(current.number + 1)
+            ready, pending = await self._wait_for_parses(pending)
         if current.parts:
             await queue.put(current)
+
+    async def _wait_for_parses(self, pending: list[str]) -> tuple[list[str], list[str]]:
+        """Poll until some of `pending` have been parsed (or have failed to be), without a worker slot."""
+        async with self.ctx.waiting():
+            while True:
+                await asyncio.sleep(PARSE_POLL_SECONDS)
+                self.ctx.checkpoint()
+                ready, still = await self._parsed(pending)
+                if len(still) < len(pending):
+                    return ready, still
+
+    async def _parsed(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Split files into those ready to chunk and those whose parse is still to come; files whose
+        parse failed, was skipped or will not run are recorded as failed here."""
+        vsf, f, job = m.VectorStoreFile, m.File, m.Job
+        async with self.service.db.read_session() as s:
+            rows = (
+                await s.execute(
+                    select(
+                        vsf.file_id,
+                        vsf.parse_result_id,
+                        f.id,
+                        f.parse_state,
+                        f.parse_error_code,
+                        f.parse_error_message,
+                        job.status,
+                    )
+                    .join(f, f.id == vsf.file_id, isouter=True)
+                    .join(job, job.id == f.parse_job_id, isouter=True)
+                    .where(vsf.vector_store_id == self.store.id, vsf.file_id.in_(file_ids))
+                )
+            ).all()
+        found = {row[0]: row for row in rows}
+        ready: list[str] = []
+        pending: list[str] = []
+        failures: list[Failure] = []
+        for file_id in file_ids:
+            row = found.get(file_id)
+            if row is None or row[1]:  # removed from the store meanwhile (see _chunk_group), or has its result
+                ready.append(file_id)
+                continue
+            _, _, exists, state, code, message, job_status = row
+            if exists is None:
+                failures.append(Failure(file_id, "FILE_NOT_FOUND", "the file was deleted before it could be added"))
+            elif state == "success":
+                ready.append(file_id)
+            elif state == "failed":
+                failures.append(Failure(file_id, code or "PARSE_FAILED", f"the file could not be parsed: {message}"))
+            elif state == "pending" and job_status in (None, "pending", "running"):
+                pending.append(file_id)
+            else:
+                why = f"its parse job is {job_status}" if state == "pending" else f"its parse_state is {state}"
+                failures.append(Failure(file_id, "FILE_NOT_PARSED", f"the file has no parse result ({why}); parse it"))
+        await self._fail(failures)
+        return ready, pending
+
+    async def _fail(self, failures: list[Failure]) -> None:
+        for failure in failures:
+            self.outcome[failure.file_id] = "failed"
+        for code in dict.fromkeys(f.code for f in failures if f.code):
+            same = [f for f in failures if f.code == code]
+            for message in dict.fromkeys(f.message for f in same):
+                ids = [f.file_id for f in same if f.message == message]
+                await self.service.set_files(self.store.id, ids, "failed", code, message)
 
     async def _chunk_group(self, file_ids: list[str]) -> list[tuple[FileWork, list[Chunk]]]:
         store, ctx = self.store, self.ctx
@@ -131,7 +209,17 @@ class IndexRun:
                     )
                 ).all()
             }
-            names = dict((await s.execute(select(m.File.id, m.File.name).where(m.File.id.in_(file_ids)))).all())
+            files = {
+                file_id: (name, result)
+                for file_id, name, result in (
+                    await s.execute(
+                        select(m.File.id, m.File.name, m.File.parse_result_id).where(m.File.id.in_(file_ids))
+                    )
+                ).all()
+            }
+        names = {file_id: name for file_id, (name, _) in files.items()}
+        # A file added while it was being parsed gets its (by now finished) result.
+        results = {f: row.parse_result_id or files.get(f, ("", ""))[1] for f, row in rows.items()}
         tokenizer = self.service.embedder.tokenizer
         parsed = self.service.parsed
 
@@ -142,7 +230,7 @@ class IndexRun:
                 if row is None:  # removed from the store meanwhile
                     out.append((file_id, Failure(file_id, "", "")))
                     continue
-                data = parsed.read(row.parse_result_id)
+                data = parsed.read(results[file_id]) if results[file_id] else None
                 if data is None:
                     out.append(
                         (
@@ -150,7 +238,7 @@ class IndexRun:
                             Failure(
                                 file_id,
                                 "PARSE_RESULT_NOT_FOUND",
-                                f"parse result {row.parse_result_id} no longer exists; parse the file again",
+                                f"parse result {results[file_id]} no longer exists; parse the file again",
                             ),
                         )
                     )
@@ -168,25 +256,20 @@ class IndexRun:
         first = names.get(file_ids[0], file_ids[0])
         label = first + (f" +{len(file_ids) - 1}" if len(file_ids) > 1 else "")
         async with ctx.step("chunk", label=label, files=len(file_ids)) as step:
-            results = await ctx.to_thread(chunk_all)
-            chunked = [(f, c) for f, c in results if not isinstance(c, Failure)]
+            chunked_or_not = await ctx.to_thread(chunk_all)
+            chunked = [(f, c) for f, c in chunked_or_not if not isinstance(c, Failure)]
             step.details.update(
                 chunks=sum(len(c) for _, c in chunked),
                 tokens=sum(x.token_count for _, c in chunked for x in c),
-                failed=len(results) - len(chunked),
+                failed=len(chunked_or_not) - len(chunked),
             )
-        failures = [c for _, c in results if isinstance(c, Failure)]
-        for failure in failures:
-            self.outcome[failure.file_id] = "failed"
-        for code in dict.fromkeys(f.code for f in failures if f.code):
-            same = [f for f in failures if f.code == code]
-            await self.service.set_files(store.id, [f.file_id for f in same], "failed", code, same[0].message)
+        await self._fail([c for _, c in chunked_or_not if isinstance(c, Failure)])
         # An older version's (or a crashed attempt's) chunks go first.
         stale = [f for f, _ in chunked if rows[f].chunk_count or ctx.attempt > 1]
         if stale:
             await self.index.delete_files(ctx.project_id, store.id, stale)
         return [
-            (FileWork(f, (names.get(f) or "")[:1024], rows[f].attributes or {}, len(chunks)), chunks)
+            (FileWork(f, (names.get(f) or "")[:1024], rows[f].attributes or {}, len(chunks), results[f]), chunks)
             for f, chunks in chunked
         ]
 
@@ -278,12 +361,8 @@ class IndexRun:
             for work in works:
                 row = by_id.get(work.file_id)
                 if row is not None:
-                    row.status, row.chunk_count, row.usage_bytes, row.updated_at = (
-                        "completed",
-                        work.chunks,
-                        work.usage,
-                        now,
-                    )
+                    row.status, row.chunk_count, row.usage_bytes = "completed", work.chunks, work.usage
+                    row.parse_result_id, row.updated_at = work.parse_result_id, now
                     row.last_error_code = row.last_error_message = ""
             await s.flush()
             await self.service.recount_usage(s, store_id)

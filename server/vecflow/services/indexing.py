@@ -60,8 +60,8 @@ class IndexingService:
         self.max_batch_files = max_batch_files
         self.max_search_results = max_search_results
         self._opened = asyncio.Lock()
-        engine.register("vector_store", self._index_job)
-        engine.register("file_batch", self._index_job)
+        engine.register("vector_store", self._index_job, on_cancel_unstarted=self._cancelled_unstarted)
+        engine.register("file_batch", self._index_job, on_cancel_unstarted=self._cancelled_unstarted)
 
     async def ready(self) -> MilvusIndex:
         """Load the model and open the Milvus collections once, off the event loop."""
@@ -84,7 +84,8 @@ class IndexingService:
     async def _resolve(
         self, s: AsyncSession, caller: Principal, parse_result_ids: Sequence[str], file_ids: Sequence[str]
     ) -> dict[str, str]:
-        """Map every requested source to file_id → parse_result_id (a file's newest result for file_ids)."""
+        """Map every requested source to file_id → parse_result_id: a file's newest result for file_ids,
+        or "" for a file still being parsed (the job waits for it)."""
         total = len(parse_result_ids) + len(file_ids)
         if total == 0:
             raise InvalidArgument.field("parse_result_ids", "give at least one parse_result_id or file_id")
@@ -104,7 +105,7 @@ class IndexingService:
             row = await repo.get_owned(s, m.File, caller.project_id, file_id)
             if row is None:
                 raise NotFound.resource("file", file_id)
-            if not row.parse_result_id:
+            if not row.parse_result_id and row.parse_state != "pending":  # a pending one is waited for
                 raise FailedPrecondition(
                     f"file {file_id} has no parse result (parse_state {row.parse_state}); parse it first",
                     reason="FILE_NOT_PARSED",
@@ -307,16 +308,15 @@ class IndexingService:
                 reason="BATCH_ALREADY_FINISHED",
                 metadata={"batch_id": batch_id, "status": batch.status},
             )
-        job = await self.engine.cancel(caller.project_id, batch.job_id)
-        if job.status == "cancelled":  # it had not started: nothing ran, so finish the bookkeeping here
-            async with self.db.read_session() as s:
-                ids = (
-                    await s.scalars(select(m.VectorStoreFile.file_id).where(m.VectorStoreFile.batch_id == batch_id))
-                ).all()
-            await self.set_files(vector_store_id, ids, "cancelled", "CANCELLED", "")
-            await self._finish_batch(batch_id, "cancelled")
+        await self.engine.cancel(caller.project_id, batch.job_id)
         async with self.db.read_session() as s:
             return await self.stores.owned_batch(s, caller, vector_store_id, batch_id)
+
+    async def _cancelled_unstarted(self, job: m.Job) -> None:
+        """A job cancelled before it ran (CancelFileBatch or CancelJob): its files and batch are cancelled."""
+        vs_id = job.params.get("vector_store_id", "")
+        await self.set_files(vs_id, job.params.get("file_ids", []), "cancelled", "CANCELLED", "")
+        await self._finish_batch(job.params.get("batch_id", ""), "cancelled")
 
     async def remove_file(self, caller: Principal, vector_store_id: str, file_id: str) -> None:
         row = await self.stores.require_store_file(caller, vector_store_id, file_id)

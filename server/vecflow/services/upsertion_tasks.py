@@ -218,7 +218,7 @@ class UpsertionTaskService:
         self.max_task_items = max_task_items
         self.max_item_payload_bytes = max_item_payload_bytes
         self.batch_size = batch_size
-        engine.register(OPERATION, self._upsert_job)
+        engine.register(OPERATION, self._upsert_job, on_cancel_unstarted=self._cancelled_unstarted)
 
     # Reading ------------------------------------------------------------------------------------------
 
@@ -444,15 +444,17 @@ class UpsertionTaskService:
                 metadata={"task_id": task_id, "status": task.status},
             )
         try:
-            job = await self.engine.cancel(caller.project_id, task.job_id)
+            await self.engine.cancel(caller.project_id, task.job_id)
         except (FailedPrecondition, NotFound):  # the job finished meanwhile (or is gone)
             task = await self.require(caller, task_id)
             if task.status == "canceled":
                 return await self.get(caller, task_id)
             raise self._finished(task) from None
-        if job.status == "cancelled":  # it had not started, so no handler will record it
-            await self._set_status(caller.project_id, task_id, "canceled", only_from=("pending", "processing"))
         return await self.get(caller, task_id)
+
+    async def _cancelled_unstarted(self, job: m.Job) -> None:
+        """Its job was cancelled before it ran (CancelUpsertionTask or CancelJob): no handler records it."""
+        await self._set_status(job.project_id, job.params["task_id"], "canceled", only_from=("pending", "processing"))
 
     @staticmethod
     def _finished(task: m.UpsertionTask) -> FailedPrecondition:

@@ -1111,7 +1111,11 @@ class MilvusIndex:
                 ranker = pm.WeightedRanker(*weights, norm_score=True) if weights else pm.RRFRanker(RRF_K)
                 res = client.hybrid_search(collection, requests, ranker, limit=limit, **common)
         except Exception as exc:
-            if mode != "dense" and "Invalid sparse row" in _message(exc) and not self._count_sync(client, collection, ""):
+            if (
+                mode != "dense"
+                and "Invalid sparse row" in _message(exc)
+                and not self._count_sync(client, collection, "")
+            ):
                 return []  # BM25 has no statistics before a collection's first row: nothing to find yet
             problem = self._filter_problem(client, collection, expr) if has_caller_filter else None
             if problem is not None:
