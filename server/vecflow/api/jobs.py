@@ -136,6 +136,8 @@ class JobServicer(rpc.JobServiceServicer):
             principal = call.principal()
             job = await self.engine.restart(principal.project_id, request.job_id)
             _, history = await self.jobs.get(principal, job.id)
+            # The job as restarted: a worker may already have picked it up and added events.
+            history = [e for e in history if e.sequence <= job.latest_sequence]
             return pb.RestartJobResponse(job=convert.job(job, history))
 
         return await idempotent(self.idempotency, "RestartJob", request, pb.RestartJobResponse, produce)

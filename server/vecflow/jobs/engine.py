@@ -27,13 +27,15 @@ from vecflow.ids import new_id
 from vecflow.jobs import records as r
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.errors import JobCancelled, JobFailed
-from vecflow.jobs.eventlog import JOBS, EventLog
+from vecflow.jobs.eventlog import JOBS, EventLog, SyncWrite
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
 
 log = logging.getLogger("vecflow.jobs")
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
+CLAIMED_KEYS = ("id", "project_id", "operation", "source_id", "params", "state", "cancel_requested")
+CLAIMED = [JOBS.c[k] for k in (*CLAIMED_KEYS, "attempt", "started_at")]
 CancelHook = Callable[[m.Job], Awaitable[None]]
 
 
@@ -188,23 +190,26 @@ class JobEngine:
             ctx.holds_slot = True
 
     async def _claim(self) -> dict[str, Any] | None:
-        now = utcnow()
-        async with self.events.batch() as b:
+        operations = list(self._handlers)
+        skip_locked = self.db.dialect == "postgresql"
+        lease = timedelta(seconds=self.settings.lease_seconds)
+
+        def claim(write: SyncWrite) -> dict[str, Any] | None:
+            now = utcnow()
             stmt = (
-                select(m.Job.id)
-                .where(m.Job.status == r.PENDING, m.Job.operation.in_(list(self._handlers)))
-                .order_by(m.Job.created_at)
+                select(JOBS.c.id)
+                .where(JOBS.c.status == r.PENDING, JOBS.c.operation.in_(operations))
+                .order_by(JOBS.c.created_at)
                 .limit(1)
             )
-            if self.db.dialect == "postgresql":
+            if skip_locked:
                 stmt = stmt.with_for_update(skip_locked=True)
-            job_id = await b.session.scalar(stmt)
+            job_id = write.conn.execute(stmt).scalar()
             if job_id is None:
                 return None
-            job = await b.session.get(m.Job, job_id)
-            assert job is not None
-            attempt = job.attempt + 1
-            event = await b.append(
+            job = write.conn.execute(select(*CLAIMED).where(JOBS.c.id == job_id)).mappings().one()
+            attempt = job["attempt"] + 1
+            event = write.append(
                 job_id,
                 "started",
                 r.INFO,
@@ -214,22 +219,15 @@ class JobEngine:
                 changes={
                     "attempt": attempt,
                     "lease_owner": self.owner,
-                    "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
-                    "started_at": job.started_at or now,
+                    "lease_expires_at": now + lease,
+                    "started_at": job["started_at"] or now,
                 },
             )
             if event is None:
                 return None
-            return {
-                "id": job.id,
-                "project_id": job.project_id,
-                "operation": job.operation,
-                "source_id": job.source_id,
-                "params": job.params,
-                "state": job.state,
-                "attempt": attempt,
-                "cancel_requested": job.cancel_requested,
-            }
+            return {**{k: job[k] for k in CLAIMED_KEYS}, "attempt": attempt}
+
+        return await self.events.transact(claim)
 
     async def _run(self, ctx: JobContext) -> None:
         handler = self._handlers[ctx.operation]
@@ -488,7 +486,11 @@ class JobEngine:
         if done is None:
             raise FailedPrecondition(f"job {job_id} changed state meanwhile; read it and retry", reason="JOB_BUSY")
         self._wake.set()
-        return await self._owned(project_id, job_id)
+        # The job as restarted (a worker may claim it at once: a fresh read could already say running).
+        job.status, job.error_code, job.error_message, job.result = r.PENDING, "", "", None
+        job.completed_at, job.cancel_requested = None, False
+        job.latest_sequence, job.updated_at = done.sequence, done.timestamp
+        return job
 
     def running_jobs(self) -> list[str]:
         return list(self._running)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 
 log = logging.getLogger("vecflow.jobs")
+T = TypeVar("T")
 
 JOBS = m.Job.__table__
 EVENTS = m.JobEvent.__table__
@@ -167,6 +168,22 @@ class Batch:
         return record
 
 
+@dataclass
+class SyncWrite:
+    """What `EventLog.transact` hands its work: the connection, and `append` for job events."""
+
+    conn: Connection
+    history_limit: int
+    events: list[EventRecord] = field(default_factory=list)
+
+    def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
+        """As Batch.append, on this transaction."""
+        record = _append(self.conn, self.history_limit, job_id, step, status, **kwargs)
+        if record is not None:
+            self.events.append(record)
+        return record
+
+
 class EventLog:
     """Owns writes to jobs and job_events, and hands committed events to the watch hub."""
 
@@ -177,6 +194,40 @@ class EventLog:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecflow-eventlog")
         self._queued: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
+
+    async def transact(self, work: Callable[[SyncWrite], T]) -> T:
+        """Run `work` in one write transaction on a synchronous connection and return what it returns;
+        the events it appends are published once the transaction commits.
+
+        On SQLite the whole transaction is one hop to the event log's thread (no round trip to the event
+        loop per statement), serialised with the group commits; elsewhere it runs through the async engine.
+        """
+        if self.db.dialect != "sqlite":
+            async with self.batch() as b:
+                write_pg: SyncWrite | None = None
+
+                def run_pg(sync: Any) -> T:
+                    nonlocal write_pg
+                    write_pg = SyncWrite(sync.connection(), self.history_limit)
+                    return work(write_pg)
+
+                result = await b.session.run_sync(run_pg)
+                b.events += write_pg.events if write_pg is not None else []
+            return result
+        engine = self.db.sqlite_sync_engine()
+        write: SyncWrite | None = None
+
+        def run() -> T:
+            nonlocal write
+            with engine.begin() as conn:
+                write = SyncWrite(conn, self.history_limit)
+                return work(write)
+
+        async with self.db.write_lock():
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        for event in write.events if write is not None else []:
+            self.hub.publish(event)
+        return result
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.jobs.eventlog import SyncWrite
 from vecflow.pipeline.chunk import chunk_text, count_tokens
 from vecflow.pipeline.detect import detect_type, is_supported
 from vecflow.pipeline.embed import Embedder
@@ -41,6 +42,9 @@ MAX_PREVIEW_CHUNKS = 100
 MAX_CHUNK_POSITIONS = 10_000
 MAX_TABLES = 50
 MAX_TABLE_ROWS = 1000
+
+RESULTS = m.ParseResult.__table__
+FILES = m.File.__table__
 
 FETCH_STATUS = {
     "INVALID_URL": InvalidArgument,
@@ -350,17 +354,36 @@ class DocumentService:
         result_id = parse_result_id_for(ctx.job_id)
         async with ctx.step("store") as step:
             size = await self.parsed.save(result_id, document)
-            async with self.db.session() as s:
-                result = await s.get(m.ParseResult, result_id) or m.ParseResult(id=result_id, created_at=utcnow())
-                result.project_id, result.file_id, result.job_id = ctx.project_id, row.id, ctx.job_id
-                result.content_type, result.parser = document.content_type, document.parser
-                result.pages, result.characters, result.tokens = len(document.pages), len(document.text), tokens
-                result.text_preview = document.text[:PREVIEW_CHARS]
-                s.add(result)
-                f = await s.get(m.File, row.id)
-                if f is not None:
-                    f.parse_state, f.parse_result_id, f.updated_at = "success", result_id, utcnow()
-                    f.parse_error_code = f.parse_error_message = ""
+            values = {
+                "project_id": ctx.project_id,
+                "file_id": row.id,
+                "job_id": ctx.job_id,
+                "content_type": document.content_type,
+                "parser": document.parser,
+                "pages": len(document.pages),
+                "characters": len(document.text),
+                "tokens": tokens,
+                "text_preview": document.text[:PREVIEW_CHARS],
+            }
+
+            def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
+                now = utcnow()
+                updated = write.conn.execute(update(RESULTS).where(RESULTS.c.id == result_id).values(**values))
+                if not updated.rowcount:
+                    write.conn.execute(insert(RESULTS).values(id=result_id, created_at=now, **values))
+                write.conn.execute(
+                    update(FILES)
+                    .where(FILES.c.id == row.id)
+                    .values(
+                        parse_state="success",
+                        parse_result_id=result_id,
+                        parse_error_code="",
+                        parse_error_message="",
+                        updated_at=now,
+                    )
+                )
+
+            await self.engine.events.transact(record)
             step.details.update(parse_result_id=result_id, bytes=size)
         return {
             "parse_result_id": result_id,
