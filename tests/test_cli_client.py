@@ -583,7 +583,7 @@ def test_cli_stores_add_then_search(served: ServerProcess) -> None:
 
     added = vecflow(served, "stores", "add", "shelf-store", "--kb", "shelf", "--attributes", '{"shelf": "science"}')
     assert added.returncode == 0, added.stdout + added.stderr
-    assert "1 file(s) of shelf are not parsed" in added.stderr  # the empty file
+    assert "1 file(s) of shelf were not parsed" in added.stderr  # the empty file
     assert "files: 3/3 done (completed 3, failed 0, cancelled 0, in progress 0)" in added.stdout
     assert re.search(r"✓ +embed animals\.txt", added.stdout) and "completed: 3 files" in added.stdout
 

@@ -223,12 +223,13 @@ async def add(session: Session, client: VecflowClient) -> int:
         kb = await resolve_kb(client, args.kb)
         file_ids, not_parsed = [], 0
         async for f in client.iter_files(kb.id, args.directory.strip("/"), True, page_size=1000):
-            if f.parse_state == kb_pb2.PARSE_STATE_SUCCESS:
+            # Files still being parsed are added too: the batch indexes each once its parse is done.
+            if f.parse_state in (kb_pb2.PARSE_STATE_SUCCESS, kb_pb2.PARSE_STATE_PENDING):
                 file_ids.append(f.id)
             else:
                 not_parsed += 1
         if not_parsed:
-            session.note(f"{not_parsed} file(s) of {kb.name} are not parsed and were left out")
+            session.note(f"{not_parsed} file(s) of {kb.name} were not parsed (skipped or failed) and were left out")
         if not file_ids:
             raise CliError(f"knowledge base {kb.name} has no parsed files to add")
     else:

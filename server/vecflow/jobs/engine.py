@@ -14,7 +14,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from vecflow.storage.models import utcnow
 log = logging.getLogger("vecflow.jobs")
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
+RECENTLY_ENDED = 4096  # job ids remembered as ended, for wait_finished calls that come just too late
 CLAIMED_KEYS = ("id", "project_id", "operation", "source_id", "params", "state", "cancel_requested")
 CLAIMED = [JOBS.c[k] for k in (*CLAIMED_KEYS, "attempt", "started_at")]
 CancelHook = Callable[[m.Job], Awaitable[None]]
@@ -66,6 +68,8 @@ class JobEngine:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._slots = asyncio.Semaphore(self.settings.workers)
+        self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._recently_ended: OrderedDict[str, None] = OrderedDict()
 
     # Registration and submission -------------------------------------------------------
 
@@ -287,6 +291,7 @@ class JobEngine:
             duration_ms=int(duration),
             changes=changes,
         )
+        self._ended(ctx.job_id)
 
     async def emit(
         self,
@@ -456,6 +461,8 @@ class JobEngine:
                 hook = self._unstarted_cancel.get(job.operation) if job.status == r.PENDING else None
                 if hook is not None:
                     await hook(job)
+                if job.status == r.PENDING:
+                    self._ended(job_id)
                 return await self._owned(project_id, job_id)
         raise FailedPrecondition(f"job {job_id} kept changing state; try again", reason="JOB_BUSY")
 
@@ -491,6 +498,36 @@ class JobEngine:
         job.completed_at, job.cancel_requested = None, False
         job.latest_sequence, job.updated_at = done.sequence, done.timestamp
         return job
+
+    async def wait_finished(self, job_ids: Collection[str], at_most: float) -> None:
+        """Return when one of `job_ids` has ended on this server (just now, or recently), or after
+        `at_most` seconds (it may have ended on another server sharing the database): then check."""
+        if any(job_id in self._recently_ended for job_id in job_ids):
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        for job_id in job_ids:
+            self._finish_waiters.setdefault(job_id, []).append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), at_most)
+        except TimeoutError:
+            pass
+        finally:
+            for job_id in job_ids:
+                waiters = self._finish_waiters.get(job_id)
+                if waiters is not None:
+                    if waiter in waiters:
+                        waiters.remove(waiter)
+                    if not waiters:
+                        del self._finish_waiters[job_id]
+
+    def _ended(self, job_id: str) -> None:
+        self._recently_ended[job_id] = None
+        while len(self._recently_ended) > RECENTLY_ENDED:
+            self._recently_ended.popitem(last=False)
+        for waiter in self._finish_waiters.pop(job_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def running_jobs(self) -> list[str]:
         return list(self._running)

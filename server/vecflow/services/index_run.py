@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 SLICE_CHUNKS = 64  # chunks per slice: one embed request, one Milvus upsert, one bookkeeping transaction
 CHUNK_GROUP_FILES = 32  # files read and chunked per worker-thread hop (one `chunk` step)
 SLICES_IN_FLIGHT = 3  # slices worked on at once, so inserting one overlaps embedding the next
-PARSE_POLL_SECONDS = 0.2  # how often a run looks for files that were still being parsed
+PARSE_POLL_SECONDS = 2.0  # how often a run looks for files parsed on other servers (it is woken for its own)
 
 
 @dataclass(eq=False)
@@ -90,6 +90,7 @@ class IndexRun:
         self.outcome: dict[str, str] = {}  # file_id → "completed" | "failed", as recorded in the database
         self.touched: set[str] = set()  # files this attempt may have written vectors for
         self.embedded = 0
+        self._parse_jobs: dict[str, str] = {}  # file still being parsed → its parse job
         self.slices = 0
 
     async def run(self, file_ids: Sequence[str]) -> None:
@@ -133,10 +134,12 @@ class IndexRun:
             await queue.put(current)
 
     async def _wait_for_parses(self, pending: list[str]) -> tuple[list[str], list[str]]:
-        """Poll until some of `pending` have been parsed (or have failed to be), without a worker slot."""
+        """Wait until some of `pending` have been parsed (or have failed to be), without a worker slot:
+        woken when one of their parse jobs ends here, polling for those that run on other servers."""
         async with self.ctx.waiting():
             while True:
-                await asyncio.sleep(PARSE_POLL_SECONDS)
+                jobs = [self._parse_jobs[f] for f in pending if f in self._parse_jobs]
+                await self.service.engine.wait_finished(jobs, PARSE_POLL_SECONDS)
                 self.ctx.checkpoint()
                 ready, still = await self._parsed(pending)
                 if len(still) < len(pending):
@@ -157,6 +160,7 @@ class IndexRun:
                         f.parse_error_code,
                         f.parse_error_message,
                         job.status,
+                        f.parse_job_id,
                     )
                     .join(f, f.id == vsf.file_id, isouter=True)
                     .join(job, job.id == f.parse_job_id, isouter=True)
@@ -172,7 +176,7 @@ class IndexRun:
             if row is None or row[1]:  # removed from the store meanwhile (see _chunk_group), or has its result
                 ready.append(file_id)
                 continue
-            _, _, exists, state, code, message, job_status = row
+            _, _, exists, state, code, message, job_status, parse_job = row
             if exists is None:
                 failures.append(Failure(file_id, "FILE_NOT_FOUND", "the file was deleted before it could be added"))
             elif state == "success":
@@ -181,6 +185,7 @@ class IndexRun:
                 failures.append(Failure(file_id, code or "PARSE_FAILED", f"the file could not be parsed: {message}"))
             elif state == "pending" and job_status in (None, "pending", "running"):
                 pending.append(file_id)
+                self._parse_jobs[file_id] = parse_job
             else:
                 why = f"its parse job is {job_status}" if state == "pending" else f"its parse_state is {state}"
                 failures.append(Failure(file_id, "FILE_NOT_PARSED", f"the file has no parse result ({why}); parse it"))
