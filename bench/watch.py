@@ -256,6 +256,7 @@ def scenario_vecflow(n: int, events: int, rate: float, procs: int, tmp: Path) ->
         "VECFLOW_LOG_LEVEL": "WARNING",
         "VECFLOW_JOB_PLUGINS": "watch:register",
         "VECFLOW_JOB_POLL_SECONDS": "0.05",
+        "VECFLOW_WARM_UP": "false",  # nothing here embeds: no model in memory, no loading beside the watchers
         "PYTHONPATH": str(Path(__file__).resolve().parent),
     }
     server = subprocess.Popen([sys.executable, "-m", "vecflow", "serve"], env=env, stdout=subprocess.DEVNULL)
