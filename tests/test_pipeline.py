@@ -75,6 +75,11 @@ async def upload(
     return await stubs.kbs.UploadFile(messages())
 
 
+async def file_batch(stubs: Any, store_id: str, batch_id: str) -> vs_pb2.FileBatch:
+    request = vs_pb2.GetFileBatchRequest(vector_store_id=store_id, batch_id=batch_id)
+    return (await stubs.stores.GetFileBatch(request)).file_batch
+
+
 async def wait(server: Server, job_id: str) -> job_pb2.Job:
     async with VecflowClient(server.address, server.key.secret) as client:
         return await client.wait_job(job_id)
@@ -179,9 +184,7 @@ async def test_upload_parse_index_and_search(pipeline: Server) -> None:
     assert sum(e.details["chunks"] for e in embed_steps) == sum(e.details["rows"] for e in insert_steps)
     assert sum(e.details["chunks"] for e in embed_steps) == sum(e.details["chunks"] for e in chunk_steps)
     assert all(e.duration_ms >= 0 and e.details["chunks_per_second"] > 0 for e in embed_steps)
-    batch = (
-        await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
-    ).file_batch
+    batch = await file_batch(stubs, store.id, batch.id)
     counts = batch.file_counts
     assert batch.status == vs_pb2.FILE_BATCH_STATUS_COMPLETED
     assert (counts.completed, counts.failed, counts.in_progress, counts.total) == (3, 0, 0, 3)
@@ -366,9 +369,7 @@ async def test_cancel_file_batch_leaves_nothing_half_inserted(pipeline: Server) 
     assert cancelled.id == batch.id
     job = await wait(pipeline, batch.job_id)
     assert job.status == job_pb2.JOB_STATUS_CANCELLED
-    batch = (
-        await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
-    ).file_batch
+    batch = await file_batch(stubs, store.id, batch.id)
     counts = batch.file_counts
     assert batch.status == vs_pb2.FILE_BATCH_STATUS_CANCELLED
     assert counts.in_progress == 0 and counts.cancelled >= 1
@@ -438,9 +439,7 @@ async def test_a_batch_may_name_files_still_being_parsed(tmp_path: Path, sqlite_
         await stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=never.parse_job.id))
         job = await wait(srv, batch.job_id)
         assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
-        batch = (
-            await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
-        ).file_batch
+        batch = await file_batch(stubs, store.id, batch.id)
         counts = batch.file_counts
         assert batch.status == vs_pb2.FILE_BATCH_STATUS_COMPLETED
         assert (counts.completed, counts.failed, counts.in_progress, counts.total) == (3, 2, 0, 5)
@@ -489,9 +488,7 @@ async def test_jobs_cancelled_before_they_ran_leave_their_resources_consistent(t
         for job_id in (batch.job_id, reply.parse_job.id, task.job_id):
             cancelled = await stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id))
             assert cancelled.job.status == job_pb2.JOB_STATUS_CANCELLED
-        batch = (
-            await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
-        ).file_batch
+        batch = await file_batch(stubs, store.id, batch.id)
         assert batch.status == vs_pb2.FILE_BATCH_STATUS_CANCELLED
         assert (batch.file_counts.cancelled, batch.file_counts.in_progress) == (1, 0)
         parsed = (await stubs.kbs.GetFile(kb_pb2.GetFileRequest(file_id=reply.file.id))).file

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import Server, start_server
 from test_parsing import ABSENT_REASON, MANIFEST, OUTCOMES, SHARED_DOCS
-from test_pipeline import upload
+from test_pipeline import file_batch, upload
 from vecflow.v1 import job_pb2
 from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
 from vecflow.v1 import parse_service_pb2 as parse_pb2
@@ -77,9 +77,7 @@ async def test_every_shared_document_ends_in_the_right_state(tmp_path: Path, sql
         async with VecflowClient(srv.address, srv.key.secret) as client:
             job = await client.wait_job(batch.job_id)
         assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
-        batch = (
-            await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store.id, batch_id=batch.id))
-        ).file_batch
+        batch = await file_batch(stubs, store.id, batch.id)
         counts = batch.file_counts
         assert batch.status == vs_pb2.FILE_BATCH_STATUS_COMPLETED
         assert (counts.completed, counts.failed, counts.cancelled, counts.in_progress) == (len(parsed), 0, 0, 0)
