@@ -102,7 +102,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             content = chunks()
 
         async def produce() -> pb.UploadFileResponse:
-            row, job = await self.documents.upload(principal, spec, content)
+            row, job = await self.documents.upload(principal, spec, content, checked=True)
             reply = pb.UploadFileResponse(file=convert.file(row))
             if job is not None:
                 reply.parse_job.CopyFrom(convert.job(job))

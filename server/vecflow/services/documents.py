@@ -112,10 +112,13 @@ class DocumentService:
         return UploadSpec(**{**spec.__dict__, "directory": directory})
 
     async def upload(
-        self, caller: Principal, spec: UploadSpec, content: AsyncIterator[bytes] | None
+        self, caller: Principal, spec: UploadSpec, content: AsyncIterator[bytes] | None, *, checked: bool = False
     ) -> tuple[m.File, m.Job | None]:
-        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing."""
-        spec = await self.check_upload(caller, spec)
+        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing.
+
+        `checked`: `spec` came from check_upload (the place is checked again when the file is recorded)."""
+        if not checked:
+            spec = await self.check_upload(caller, spec)
         if spec.url and content is not None:
             raise InvalidArgument.field("metadata.url", "send either content chunks or a url, not both")
         if not spec.url and content is None:
