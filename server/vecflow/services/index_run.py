@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 SLICE_CHUNKS = 64  # chunks per slice: one embed request, one Milvus upsert, one bookkeeping transaction
 CHUNK_GROUP_FILES = 32  # files read and chunked per worker-thread hop (one `chunk` step)
 SLICES_IN_FLIGHT = 3  # slices worked on at once, so inserting one overlaps embedding the next
+GATHER_FILES = 8  # files parsed one by one are gathered into groups of this many ...
+GATHER_SECONDS = 0.25  # ... or as many as are ready this long after the first
 PARSE_POLL_SECONDS = 2.0  # how often a run looks for files parsed on other servers (it is woken for its own)
 
 
@@ -135,15 +137,26 @@ class IndexRun:
 
     async def _wait_for_parses(self, pending: list[str]) -> tuple[list[str], list[str]]:
         """Wait until some of `pending` have been parsed (or have failed to be), without a worker slot:
-        woken when one of their parse jobs ends here, polling for those that run on other servers."""
+        woken when one of their parse jobs ends here, polling for those that run on other servers.
+
+        Once one is ready it gathers a few more (up to GATHER_FILES, for at most GATHER_SECONDS), so
+        that files parsed one by one still make slices worth an embed call and a Milvus upsert."""
+        ready: list[str] = []
+        first_ready = 0.0
         async with self.ctx.waiting():
             while True:
+                wait = PARSE_POLL_SECONDS if not ready else max(0.0, first_ready + GATHER_SECONDS - time.monotonic())
                 jobs = [self._parse_jobs[f] for f in pending if f in self._parse_jobs]
-                await self.service.engine.wait_finished(jobs, PARSE_POLL_SECONDS)
+                await self.service.engine.wait_finished(jobs, wait)
                 self.ctx.checkpoint()
-                ready, still = await self._parsed(pending)
-                if len(still) < len(pending):
-                    return ready, still
+                now_ready, pending = await self._parsed(pending)
+                if now_ready and not ready:
+                    first_ready = time.monotonic()
+                ready += now_ready
+                if ready and (
+                    not pending or len(ready) >= GATHER_FILES or time.monotonic() - first_ready >= GATHER_SECONDS
+                ):
+                    return ready, pending
 
     async def _parsed(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
         """Split files into those ready to chunk and those whose parse is still to come; files whose
