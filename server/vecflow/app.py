@@ -221,6 +221,7 @@ class App:
             await self.server.stop(grace)
             self.server = None
         await self.engine.stop(grace)
+        await self.events.close()
         await self.hub.close()
         await self.write_guard.close()
         for task in (self.sweeper, self.warmer):

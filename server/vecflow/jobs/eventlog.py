@@ -263,6 +263,12 @@ class EventLog:
             return None
         return await asyncio.shield(waiter)
 
+    async def close(self) -> None:
+        """Commit what is still queued (events nobody waited for), then stop the commit thread."""
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
+        self._executor.shutdown(wait=False)
+
     async def _commit_queued(self) -> None:
         engine = self.db.sqlite_sync_engine()
         while self._queued:
