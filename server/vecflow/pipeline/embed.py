@@ -447,10 +447,7 @@ class LocalEmbedder:
                 self._run_batch(parts)
             except Exception as err:  # a bug here must not leave callers waiting forever
                 log.exception("the embedding worker failed")
-                error = EmbeddingError(EMBEDDING_UNAVAILABLE, f"the embedding worker failed: {err}")
-                for request in {request for request, _, _ in parts}:
-                    self._deliver(request, error=error)
-                    request.abandoned = True  # the batcher drops what is left of it
+                self._fail(parts, EmbeddingError(EMBEDDING_UNAVAILABLE, f"the embedding worker failed: {err}"))
 
     def _gather(self, active: deque[_Request]) -> bool:
         """Move queued requests to `active`, waiting up to max_wait while less than a batch is pending.
@@ -513,9 +510,7 @@ class LocalEmbedder:
                 error = EmbeddingError(
                     EMBEDDING_UNAVAILABLE, f"the embedding model failed: {type(err).__name__}: {err}"
                 )
-            for request in {request for request, _, _ in parts}:
-                self._deliver(request, error=error)
-                request.abandoned = True  # the batcher drops what is left of it
+            self._fail(parts, error)
             return
         finally:
             with self._results_lock:
@@ -532,6 +527,12 @@ class LocalEmbedder:
                 request.finished += end - start
                 if request.finished == len(request.texts):
                     self._deliver(request, result=request.results)
+
+    def _fail(self, parts: list[tuple[_Request, int, int]], error: EmbeddingError) -> None:
+        """Fail every request with texts in this batch; the batcher drops what is left of them."""
+        for request in {request for request, _, _ in parts}:
+            self._deliver(request, error=error)
+            request.abandoned = True
 
     @staticmethod
     def _deliver(request: _Request, result: Any = None, error: BaseException | None = None) -> None:

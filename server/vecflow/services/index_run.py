@@ -67,8 +67,13 @@ class Slice:
         return sum(len(chunks) for _, chunks in self.parts)
 
     def label(self) -> str:
-        names = list(dict.fromkeys(work.name or work.file_id for work, _ in self.parts))
-        return names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
+        return _label([work.name or work.file_id for work, _ in self.parts])
+
+
+def _label(names: list[str]) -> str:
+    """How a step over several files is shown: the first one's name and how many more."""
+    distinct = list(dict.fromkeys(names))
+    return distinct[0] + (f" +{len(distinct) - 1}" if len(distinct) > 1 else "")
 
 
 @dataclass
@@ -93,7 +98,6 @@ class IndexRun:
         self.touched: set[str] = set()  # files this attempt may have written vectors for
         self.embedded = 0
         self._parse_jobs: dict[str, str] = {}  # file still being parsed → its parse job
-        self.slices = 0
 
     async def run(self, file_ids: Sequence[str]) -> None:
         """Index every file; JobCancelled (or an unexpected error) propagates once all work has stopped."""
@@ -206,13 +210,12 @@ class IndexRun:
         return ready, pending
 
     async def _fail(self, failures: list[Failure]) -> None:
+        """Record files as failed: one update per distinct error (none for a file no longer in the store)."""
         for failure in failures:
             self.outcome[failure.file_id] = "failed"
-        for code in dict.fromkeys(f.code for f in failures if f.code):
-            same = [f for f in failures if f.code == code]
-            for message in dict.fromkeys(f.message for f in same):
-                ids = [f.file_id for f in same if f.message == message]
-                await self.service.set_files(self.store.id, ids, "failed", code, message)
+        for code, message in dict.fromkeys((f.code, f.message) for f in failures if f.code):
+            ids = [f.file_id for f in failures if (f.code, f.message) == (code, message)]
+            await self.service.set_files(self.store.id, ids, "failed", code, message)
 
     async def _chunk_group(self, file_ids: list[str]) -> list[tuple[FileWork, list[Chunk]]]:
         store, ctx = self.store, self.ctx
@@ -271,8 +274,7 @@ class IndexRun:
                 out.append((file_id, chunks))
             return out
 
-        first = names.get(file_ids[0], file_ids[0])
-        label = first + (f" +{len(file_ids) - 1}" if len(file_ids) > 1 else "")
+        label = _label([names.get(f) or f for f in file_ids])
         async with ctx.step("chunk", label=label, files=len(file_ids)) as step:
             chunked_or_not = await ctx.to_thread(chunk_all)
             chunked = [(f, c) for f, c in chunked_or_not if not isinstance(c, Failure)]
@@ -301,10 +303,8 @@ class IndexRun:
                 try:
                     await self._index_slice(piece)
                 except JobFailed as err:  # these files fail (embedding endpoint down, say); the others go on
-                    ids = list(dict.fromkeys(w.file_id for w, _ in piece.parts))
-                    for file_id in ids:
-                        self.outcome[file_id] = "failed"
-                    await self.service.set_files(self.store.id, ids, "failed", err.code, err.message)
+                    ids = dict.fromkeys(w.file_id for w, _ in piece.parts)
+                    await self._fail([Failure(f, err.code, err.message) for f in ids])
 
     async def _index_slice(self, piece: Slice) -> None:
         ctx, store, embedder = self.ctx, self.store, self.service.embedder
