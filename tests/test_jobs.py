@@ -335,3 +335,17 @@ async def test_client_watch_job_resumes_transparently_after_a_cut_off(tmp_path: 
         assert seen == [e.sequence for e in history]
     finally:
         await srv.close()
+
+
+async def test_an_event_that_cannot_be_stored_fails_only_its_caller(job_server: Server) -> None:
+    """Appends committed together (group commit): one whose details are not JSON fails alone."""
+    job = await job_server.app.engine.submit(job_server.key.project_id, "test.unclaimed", source_id="src_1")
+    bad, good = await asyncio.gather(
+        job_server.app.events.append(job.id, "bad", "info", details={"value": object()}),
+        job_server.app.events.append(job.id, "good", "info", details={"ok": 1}),
+        return_exceptions=True,
+    )
+    assert isinstance(bad, TypeError)
+    assert good is not None and not isinstance(good, BaseException) and good.sequence == 2
+    history = list((await get_job(job_server, job.id)).history)
+    assert [(e.sequence, e.step) for e in history] == [(1, "queued"), (2, "good")]

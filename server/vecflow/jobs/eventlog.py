@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +52,10 @@ def _append(
         sets["status"] = job_status
     sets.update(changes or {})
     conditions: dict[str, Any] = dict(where or {})
-    if conn.dialect.name == "sqlite":  # the hot path: plain SQL, no statement compilation
+    details = dict(details or {})
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:  # the hot path: plain SQL, no statement compilation; every value is bound before any write
+        details_bound = _bound(conn, EVENTS, "details", details)
         row = _sqlite_update(conn, job_id, sets, conditions, expect, expired_before)
     else:
         stmt = update(JOBS).where(JOBS.c.id == job_id, *(JOBS.c[k] == v for k, v in conditions.items()))
@@ -73,7 +75,7 @@ def _append(
         job_status=str(row[1]),
         timestamp=now,
         duration_ms=max(0, int(duration_ms)),
-        details=dict(details or {}),
+        details=details,
     )
     event = {
         "job_id": job_id,
@@ -85,10 +87,10 @@ def _append(
         "duration_ms": record.duration_ms,
         "details": record.details,
     }
-    if conn.dialect.name == "sqlite":
+    if sqlite:
         names = ", ".join(event)
         marks = ", ".join("?" * len(event))
-        values = tuple(_bound(conn, EVENTS, k, v) for k, v in event.items())
+        values = tuple(details_bound if k == "details" else _bound(conn, EVENTS, k, v) for k, v in event.items())
         conn.exec_driver_sql(f"INSERT INTO job_events ({names}) VALUES ({marks})", values)
     else:
         conn.execute(insert(EVENTS).values(**event))
@@ -252,7 +254,6 @@ class EventLog:
         if self.db.dialect != "sqlite":
             async with self.batch() as b:
                 return await b.append(job_id, step, status, **kwargs)
-        json.dumps(kwargs.get("details") or {})  # unserialisable details fail this caller, not its group
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[EventRecord | None] = loop.create_future()
         self._queued.append((job_id, step, status, kwargs, waiter))
@@ -274,12 +275,15 @@ class EventLog:
         while self._queued:
             group, self._queued = self._queued[:GROUP_LIMIT], self._queued[GROUP_LIMIT:]
 
-            def run(group: list[_Queued] = group) -> list[EventRecord | None]:
+            def run(group: list[_Queued] = group) -> list[EventRecord | Exception | None]:
+                outcomes: list[EventRecord | Exception | None] = []
                 with engine.begin() as conn:
-                    return [
-                        _append(conn, self.history_limit, job_id, step, status, **kwargs)
-                        for job_id, step, status, kwargs, _ in group
-                    ]
+                    for job_id, step, status, kwargs, _ in group:
+                        try:
+                            outcomes.append(_append(conn, self.history_limit, job_id, step, status, **kwargs))
+                        except (TypeError, ValueError) as err:  # a value its column cannot take (bound before
+                            outcomes.append(err)  # anything of it is written): this caller fails, not its group
+                return outcomes
 
             try:
                 async with self.db.write_lock():
@@ -292,6 +296,10 @@ class EventLog:
                     raise
                 continue
             for (*_, waiter), record in zip(group, records, strict=True):
+                if isinstance(record, Exception):
+                    if not waiter.done():
+                        waiter.set_exception(record)
+                    continue
                 if record is not None:  # committed: now watchers may see it
                     self.hub.publish(record)
                 if not waiter.done():
