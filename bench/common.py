@@ -107,6 +107,43 @@ def metric(address: str, name: str) -> float:
     raise KeyError(f"{name} is not among the metrics at {address}")
 
 
+@contextmanager
+def stub_embeddings(dimension: int = 384) -> Iterator[str]:
+    """An OpenAI-compatible /v1/embeddings endpoint on loopback that answers at once with the same unit
+    vector for every input: a model that costs nothing, to measure what the service itself costs.
+    Yields its base URL (for VECFLOW_EMBEDDING_ENDPOINT)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    vector = [1.0] + [0.0] * (dimension - 1)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(len(texts))]
+            reply = json.dumps({"object": "list", "model": body.get("model", "stub"), "data": data}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 async def _wait_ready(address: str) -> None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc

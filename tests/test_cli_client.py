@@ -560,7 +560,7 @@ def test_cli_upload_folder_live_then_summary(served: ServerProcess, tmp_path: Pa
     summary = lines[-1]
     assert summary["path"] == "json/here/one.md" and summary["state"] == "succeeded"
     assert summary["characters"] == len(single.read_text()) and summary["error"] is None
-    assert set(summary["steps_ms"]) == {"detect", "parse", "tokenize", "store"}
+    assert set(summary["steps_ms"]) == {"parse", "store"}
 
     # Without --wait on a pipe: plain lines, exit 0; a name clash is that file's failure (exit 1).
     plain = vecflow(served, "upload", str(single), "--kb", "cli-docs")

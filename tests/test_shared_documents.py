@@ -57,6 +57,7 @@ async def test_every_shared_document_ends_in_the_right_state(tmp_path: Path, sql
                     e for e in job.history if e.step == "parse" and e.status == job_pb2.STEP_STATUS_SUCCEEDED
                 )
                 assert parse_step.details["characters"] == result.characters, name
+                assert parse_step.details["tokens"] == result.tokens, name
                 if result.characters <= BATCH_TEXT_LIMIT:
                     parsed.append(result.id)
             else:

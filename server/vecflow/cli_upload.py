@@ -45,7 +45,7 @@ from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
 if TYPE_CHECKING:
     from vecflow_client import VecflowClient
 
-PARSE_STEPS = ("detect", "parse", "tokenize", "store")
+PARSE_STEPS = ("parse", "store")
 # Errors that are about the connection or the caller, not one file: they stop the whole command.
 FATAL = {
     grpc.StatusCode.UNAVAILABLE,

@@ -85,7 +85,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             sha256=meta.sha256,
         )
         principal = call.principal()
-        spec = await self.documents.check_upload(principal, spec)  # fail fast, before reading content
+        checked = await self.documents.check_upload(principal, spec)  # fail fast, before reading content
         second = await anext(messages, None)
         content = None
         if second is not None:
@@ -102,7 +102,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             content = chunks()
 
         async def produce() -> pb.UploadFileResponse:
-            row, job = await self.documents.upload(principal, spec, content, checked=True)
+            row, job = await self.documents.upload(principal, checked, content)
             reply = pb.UploadFileResponse(file=convert.file(row))
             if job is not None:
                 reply.parse_job.CopyFrom(convert.job(job))

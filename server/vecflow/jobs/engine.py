@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.errors import FailedPrecondition, NotFound
 from vecflow.ids import new_id
@@ -31,6 +30,7 @@ from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.jobs.eventlog import JOBS, EventLog, SyncWrite
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
+from vecflow.storage.repositories import insert_row
 
 log = logging.getLogger("vecflow.jobs")
 
@@ -98,12 +98,13 @@ class JobEngine:
         correlation_id: str = "",
         on_behalf_of: str = "",
         job_id: str | None = None,
-        also: Callable[[AsyncSession, m.Job], Awaitable[None]] | None = None,
+        also: Callable[[SyncWrite, m.Job], None] | None = None,
     ) -> m.Job:
         """Persist a pending job with its first history event ("queued"), then wake a worker.
 
-        `also` runs in the same transaction (to create the resource the job works on, say), so the
-        job and its resource exist together or not at all.
+        `also` runs in the same transaction, on its synchronous connection (to create the resource the
+        job works on, say), so the job and its resource exist together or not at all. The whole
+        transaction is one hop (EventLog.transact).
         """
         now = utcnow()
         job = m.Job(
@@ -119,12 +120,14 @@ class JobEngine:
             created_at=now,
             updated_at=now,
         )
-        async with self.events.batch() as b:
-            b.session.add(job)
-            await b.session.flush()
+
+        def write(w: SyncWrite) -> None:
+            insert_row(w.conn, job)
             if also is not None:
-                await also(b.session, job)
-            await b.append(job.id, "queued", r.INFO, details={"operation": operation, "source_id": source_id})
+                also(w, job)
+            w.append(job.id, "queued", r.INFO, details={"operation": operation, "source_id": source_id})
+
+        await self.events.transact(write)
         job.latest_sequence = 1
         self._wake.set()
         return job

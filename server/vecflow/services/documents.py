@@ -8,11 +8,12 @@ and the type say so. Parse results are kept on disk (ParsedStore) with a row per
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,7 @@ from vecflow.pipeline.chunk import chunk_text, count_tokens
 from vecflow.pipeline.detect import detect_type, is_supported
 from vecflow.pipeline.embed import Embedder
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
-from vecflow.pipeline.parse import ParseError, language_of, parse_document
+from vecflow.pipeline.parse import ParsedDocument, ParseError, language_of, parse_document
 from vecflow.services.auth import Principal
 from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
 from vecflow.storage import models as m
@@ -45,6 +46,7 @@ MAX_TABLE_ROWS = 1000
 
 RESULTS = m.ParseResult.__table__
 FILES = m.File.__table__
+KBS = m.KnowledgeBase.__table__
 
 FETCH_STATUS = {
     "INVALID_URL": InvalidArgument,
@@ -66,6 +68,15 @@ class UploadSpec:
     url: str = ""
     content_type: str = ""
     sha256: str = ""
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An upload whose names are valid and whose place was free when checked (it is checked again when
+    the file is recorded), with its knowledge base's auto-parse setting."""
+
+    spec: UploadSpec
+    auto_parse: bool
 
 
 def parse_result_id_for(job_id: str) -> str:
@@ -99,7 +110,7 @@ class DocumentService:
 
     # Uploads ----------------------------------------------------------------------------------
 
-    async def check_upload(self, caller: Principal, spec: UploadSpec) -> UploadSpec:
+    async def check_upload(self, caller: Principal, spec: UploadSpec) -> CheckedUpload:
         """Validate an upload before any content is read: the knowledge base, directory and name."""
         v.required("metadata.kb_id", spec.kb_id)
         v.path_segment("metadata.name", spec.name)
@@ -107,18 +118,17 @@ class DocumentService:
         v.metadata("metadata.metadata", spec.metadata)
         if spec.sha256 and (len(spec.sha256) != 64 or any(c not in "0123456789abcdef" for c in spec.sha256.lower())):
             raise InvalidArgument.field("metadata.sha256", "must be 64 hexadecimal characters")
-        async with self.db.read_session() as s:
-            await self._check_place(s, caller, spec.kb_id, directory, spec.name)
-        return UploadSpec(**{**spec.__dict__, "directory": directory})
+        auto_parse = await self.db.read(
+            lambda conn: self._check_place(conn, caller.project_id, spec.kb_id, directory, spec.name)
+        )
+        return CheckedUpload(UploadSpec(**{**spec.__dict__, "directory": directory}), auto_parse)
 
     async def upload(
-        self, caller: Principal, spec: UploadSpec, content: AsyncIterator[bytes] | None, *, checked: bool = False
+        self, caller: Principal, upload: UploadSpec | CheckedUpload, content: AsyncIterator[bytes] | None
     ) -> tuple[m.File, m.Job | None]:
-        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing.
-
-        `checked`: `spec` came from check_upload (the place is checked again when the file is recorded)."""
-        if not checked:
-            spec = await self.check_upload(caller, spec)
+        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing."""
+        checked = upload if isinstance(upload, CheckedUpload) else await self.check_upload(caller, upload)
+        spec = checked.spec
         if spec.url and content is not None:
             raise InvalidArgument.field("metadata.url", "send either content chunks or a url, not both")
         if not spec.url and content is None:
@@ -137,16 +147,12 @@ class DocumentService:
                 reason="CHECKSUM_MISMATCH",
             )
         content_type = detect_type(blob.head, spec.name, spec.content_type or content_type_header)
-        async with self.db.read_session() as s:
-            kb = await repo.get_owned(s, m.KnowledgeBase, caller.project_id, spec.kb_id)
-        if kb is None:
-            raise NotFound.resource("knowledge base", spec.kb_id)
-        parse = spec.parse if spec.parse is not None else (kb.auto_parse and is_supported(content_type))
+        parse = spec.parse if spec.parse is not None else (checked.auto_parse and is_supported(content_type))
         now = utcnow()
         row = m.File(
             id=new_id("file"),
             project_id=caller.project_id,
-            kb_id=kb.id,
+            kb_id=spec.kb_id,
             directory=spec.directory,
             name=spec.name,
             uid=blob.sha256,
@@ -160,19 +166,17 @@ class DocumentService:
             updated_at=now,
         )
 
-        async def insert(session: AsyncSession, job: m.Job | None = None) -> None:
-            await self._check_place(session, caller, kb.id, spec.directory, spec.name)
+        def insert(write: SyncWrite, job: m.Job | None = None) -> None:
+            self._check_place(write.conn, caller.project_id, spec.kb_id, spec.directory, spec.name)
             if job is not None:
                 row.parse_job_id = job.id
-            session.add(row)
             try:
-                await session.flush()
-            except IntegrityError:
+                repo.insert_row(write.conn, row)
+            except IntegrityError:  # recorded by a concurrent upload since the check (on PostgreSQL)
                 raise self._name_taken(spec.directory, spec.name, "file") from None
 
         if not parse:
-            async with self.db.session() as s:
-                await insert(s)
+            await self.engine.events.transact(insert)
             return row, None
         job = await self.engine.submit(
             caller.project_id,
@@ -199,19 +203,23 @@ class DocumentService:
             )
         return await self.blobs.adopt(temp, result.sha256, result.length), result.content_type
 
-    async def _check_place(self, s: AsyncSession, caller: Principal, kb_id: str, directory: str, name: str) -> None:
-        kb = await repo.get_owned(s, m.KnowledgeBase, caller.project_id, kb_id)
+    def _check_place(self, conn: Connection, project_id: str, kb_id: str, directory: str, name: str) -> bool:
+        """Raise unless `directory` exists in the project's knowledge base and `name` is free in it;
+        returns the knowledge base's auto-parse setting."""
+        kbs = KBS.c
+        kb = conn.execute(select(kbs.auto_parse).where(kbs.id == kb_id, kbs.project_id == project_id)).first()
         if kb is None:
             raise NotFound.resource("knowledge base", kb_id)
-        if not await repo.directory_exists(s, kb.id, directory):
+        if not repo.directory_exists_in(conn, kb_id, directory):
             raise NotFound(
-                f"directory {directory!r} does not exist in knowledge base {kb.id}; create it first",
+                f"directory {directory!r} does not exist in knowledge base {kb_id}; create it first",
                 reason="DIRECTORY_NOT_FOUND",
                 metadata={"path": directory},
             )
-        taken = await repo.name_taken(s, kb.id, directory, name)
+        taken = repo.name_taken_in(conn, kb_id, directory, name)
         if taken:
             raise self._name_taken(directory, name, taken)
+        return bool(kb.auto_parse)
 
     @staticmethod
     def _name_taken(directory: str, name: str, kind: str) -> AlreadyExists:
@@ -231,10 +239,12 @@ class DocumentService:
         if row is None:
             raise NotFound.resource("file", file_id)
 
-        async def mark(session: AsyncSession, job: m.Job) -> None:
-            f = await session.get(m.File, file_id)
-            if f is not None:
-                f.parse_state, f.parse_job_id, f.updated_at = "pending", job.id, utcnow()
+        def mark(write: SyncWrite, job: m.Job) -> None:
+            write.conn.execute(
+                update(FILES)
+                .where(FILES.c.id == file_id)
+                .values(parse_state="pending", parse_job_id=job.id, updated_at=utcnow())
+            )
 
         return await self.engine.submit(
             caller.project_id,
@@ -297,8 +307,20 @@ class DocumentService:
 
     async def _parse_job(self, ctx: JobContext) -> dict[str, Any]:
         file_id = ctx.params["file_id"]
-        async with self.db.read_session() as s:
-            row = await s.get(m.File, file_id)
+        files = FILES.c
+        row = await self.db.read(
+            lambda conn: conn.execute(
+                select(
+                    files.id,
+                    files.project_id,
+                    files.uid,
+                    files.content_type,
+                    files.content_length,
+                    files.parse_state,
+                    files.parse_job_id,
+                ).where(files.id == file_id)
+            ).first()
+        )
         if row is None or row.project_id != ctx.project_id:
             raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
         if row.parse_state != "pending" or row.parse_job_id != ctx.job_id:
@@ -327,33 +349,37 @@ class DocumentService:
             )
             raise
 
-    async def _parse(self, ctx: JobContext, row: m.File) -> dict[str, Any]:
+    async def _parse(self, ctx: JobContext, row: Any) -> dict[str, Any]:
         path = self.blobs.path(row.uid)
-        async with ctx.step("detect") as step:
-            if not path.exists():
-                raise JobFailed(
-                    "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
-                )
-            content_type = ctx.params.get("content_type") or row.content_type
-            step.details.update(content_type=content_type, bytes=row.content_length)
-        async with ctx.step("parse", content_type=content_type) as step:
-            try:
-                # The language is left to the extract job: detecting it costs more than parsing a small file.
-                document = await ctx.to_thread(lambda: parse_document(path, content_type, detect_language=False))
-            except ParseError as err:
-                raise JobFailed(err.code, err.message) from None
-            # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
-            document.text = document.text.encode("utf-8", "replace").decode("utf-8")
+        content_type = ctx.params.get("content_type") or row.content_type
+        async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
+
+            def parse() -> tuple[ParsedDocument, int, float]:  # one hop: parse, then count tokens
+                if not path.exists():
+                    raise JobFailed(
+                        "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
+                    )
+                try:
+                    # The language is left to the extract job: detecting it costs more than parsing a small file.
+                    document = parse_document(path, content_type, detect_language=False)
+                except ParseError as err:
+                    raise JobFailed(err.code, err.message) from None
+                # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
+                document.text = document.text.encode("utf-8", "replace").decode("utf-8")
+                started = time.perf_counter()
+                tokens = count_tokens(document.text, self.embedder.tokenizer)
+                return document, tokens, time.perf_counter() - started
+
+            document, tokens, tokenize_seconds = await ctx.to_thread(parse)
             step.details.update(
                 parser=document.parser,
                 pages=len(document.pages),
                 characters=len(document.text),
                 tables=len(document.tables),
+                tokens=tokens,
+                model=self.embedder.name,
+                tokenize_ms=round(tokenize_seconds * 1000, 1),
             )
-        tokenizer = await ctx.to_thread(lambda: self.embedder.tokenizer)
-        async with ctx.step("tokenize") as step:
-            tokens = await ctx.to_thread(count_tokens, document.text, tokenizer)
-            step.details.update(tokens=tokens, model=self.embedder.name)
         result_id = parse_result_id_for(ctx.job_id)
         async with ctx.step("store") as step:
             size = await self.parsed.save(result_id, document)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,6 +23,7 @@ from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.jobs.eventlog import SyncWrite
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.index_run import IndexRun
@@ -35,6 +36,8 @@ from vecflow.storage.models import utcnow
 from vecflow.storage.parsed import ParsedStore
 from vecflow.vectors.milvus import MilvusIndex
 
+VS_FILES = m.VectorStoreFile.__table__
+STORES = m.VectorStore.__table__
 ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
@@ -155,23 +158,37 @@ class IndexingService:
             else None
         )
 
-        async def create(session: AsyncSession, job: m.Job) -> None:
+        def create(write: SyncWrite, job: m.Job) -> None:
             now = utcnow()
             if batch_row is not None:
                 batch_row.job_id = job.id
-                session.add(batch_row)
+                repo.insert_row(write.conn, batch_row)
+            files = VS_FILES.c
             for file_id, pr_id in sources.items():
-                row = await session.get(m.VectorStoreFile, (store.id, file_id))
-                if row is None:
-                    row = m.VectorStoreFile(
-                        vector_store_id=store.id, file_id=file_id, project_id=caller.project_id, created_at=now
+                values = {
+                    "parse_result_id": pr_id,
+                    "status": "in_progress",
+                    "attributes": attributes,
+                    "batch_id": batch_row.id if batch_row is not None else "",
+                    "last_error_code": "",
+                    "last_error_message": "",
+                    "updated_at": now,
+                }
+                updated = write.conn.execute(
+                    update(VS_FILES).where(files.vector_store_id == store.id, files.file_id == file_id).values(**values)
+                )
+                if not updated.rowcount:
+                    repo.insert_row(
+                        write.conn,
+                        m.VectorStoreFile(
+                            vector_store_id=store.id,
+                            file_id=file_id,
+                            project_id=caller.project_id,
+                            created_at=now,
+                            **values,
+                        ),
                     )
-                    session.add(row)
-                row.parse_result_id, row.status, row.attributes = pr_id, "in_progress", attributes
-                row.batch_id = batch_row.id if batch_row is not None else ""
-                row.last_error_code = row.last_error_message = ""
-                row.updated_at = now
-            await self.touch(session, store.id)
+            write.conn.execute(update(STORES).where(STORES.c.id == store.id).values(**self.activity(store, now)))
 
         job = await self.engine.submit(
             caller.project_id,
@@ -293,10 +310,16 @@ class IndexingService:
     async def touch(self, s: AsyncSession, vs_id: str) -> None:
         store = await s.get(m.VectorStore, vs_id)
         if store is not None:
-            now = utcnow()
-            store.last_active_at = store.updated_at = now
-            if store.expires_after_days:
-                store.expires_at = now + timedelta(days=store.expires_after_days)
+            for key, value in self.activity(store, utcnow()).items():
+                setattr(store, key, value)
+
+    @staticmethod
+    def activity(store: m.VectorStore, now: datetime) -> dict[str, Any]:
+        """The columns that record activity on a store now (its expiry moves with it)."""
+        values: dict[str, Any] = {"last_active_at": now, "updated_at": now}
+        if store.expires_after_days:
+            values["expires_at"] = now + timedelta(days=store.expires_after_days)
+        return values
 
     # Batches, removal, deletion ----------------------------------------------------------------
 

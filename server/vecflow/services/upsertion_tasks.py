@@ -59,7 +59,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from vecflow import validation as v
@@ -68,11 +67,13 @@ from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext, Step
 from vecflow.jobs.engine import JobEngine, LeaseLost
 from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.jobs.eventlog import SyncWrite
 from vecflow.pipeline.chunk import count_tokens
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.storage import models as m
+from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 from vecflow.vectors.milvus import Hit, MilvusIndex, VectorIndexError
@@ -81,6 +82,7 @@ MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
 
 OPERATION = "upsert"
+TASKS = m.UpsertionTask.__table__
 COLLECTIONS = ("default", "categories")
 DEFAULT_TEXT_FIELD = "text"
 DEFAULT_MAX_TASK_ITEMS = 10_000
@@ -358,11 +360,14 @@ class UpsertionTaskService:
                 return found
         project = caller.project_id
 
-        async def write(s: AsyncSession, job: m.Job) -> None:
-            if await s.get(m.UpsertionTask, (task_id, project)) is not None:
+        def write(w: SyncWrite, job: m.Job) -> None:
+            tasks = TASKS.c
+            if w.conn.execute(select(tasks.id).where(tasks.id == task_id, tasks.project_id == project)).first():
                 raise _TaskExists()
             now = utcnow()
-            s.add(
+            # on PostgreSQL a concurrent create of this id fails here (IntegrityError)
+            repo.insert_row(
+                w.conn,
                 m.UpsertionTask(
                     id=task_id,
                     project_id=project,
@@ -375,11 +380,10 @@ class UpsertionTaskService:
                     job_id=job.id,
                     created_at=now,
                     updated_at=now,
-                )
+                ),
             )
-            await s.flush()  # on PostgreSQL a concurrent create of this id fails here (IntegrityError)
-            await s.execute(
-                insert(m.UpsertionItem),
+            w.conn.execute(
+                insert(m.UpsertionItem.__table__),
                 [
                     {
                         "project_id": project,

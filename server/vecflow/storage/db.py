@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
+SQLITE_POOL = 16  # pooled aiosqlite connections (each is a thread): enough that busy moments open none
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -33,7 +36,7 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs.update(connect_args={"timeout": 30}, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -73,12 +76,33 @@ class Database:
         async with self._write_lock:
             yield
 
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` on a synchronous connection and return what it returns, never committing: on SQLite
+        in one hop to a worker thread (not one round trip per statement), elsewhere on the async engine.
+        For hot paths; `work` runs Core statements and must not touch the event loop."""
+        if self.dialect != "sqlite":
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(work)
+        engine = self.sqlite_sync_engine()
+
+        def run() -> T:
+            with engine.connect() as conn:
+                return work(conn)
+
+        return await asyncio.to_thread(run)
+
     def sqlite_sync_engine(self) -> Engine:
         """A synchronous engine on the same SQLite file, for hot paths that want one thread hop per
-        transaction instead of one per statement. Use it from a single worker thread."""
+        transaction instead of one per statement: writes from the event log's thread (EventLog.transact),
+        reads from any thread (`read`)."""
         if self._sync_engine is None:
             url = make_url(self.url).set(drivername="sqlite")
-            self._sync_engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            self._sync_engine = create_engine(
+                url,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                pool_size=SQLITE_POOL,
+                max_overflow=SQLITE_POOL,
+            )
             event.listen(self._sync_engine, "connect", _sqlite_pragmas)
         return self._sync_engine
 

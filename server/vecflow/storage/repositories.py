@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.storage import models as m
@@ -77,23 +78,53 @@ async def page_by_key(
     return rows, next_token
 
 
-async def name_taken(session: AsyncSession, kb_id: str, directory: str, name: str) -> str | None:
+FILES = m.File.__table__
+DIRECTORIES = m.Directory.__table__
+
+
+def name_taken_in(conn: Connection, kb_id: str, directory: str, name: str) -> str | None:
     """'file' or 'directory' when that name is used in that directory (one shared namespace)."""
     path = f"{directory}/{name}" if directory else name
-    if await session.scalar(select(m.Directory.id).where(m.Directory.kb_id == kb_id, m.Directory.path == path)):
+    dirs = DIRECTORIES.c
+    if conn.execute(select(dirs.id).where(dirs.kb_id == kb_id, dirs.path == path)).first():
         return "directory"
-    if await session.scalar(
-        select(m.File.id).where(m.File.kb_id == kb_id, m.File.directory == directory, m.File.name == name)
-    ):
+    files = FILES.c
+    if conn.execute(
+        select(files.id).where(files.kb_id == kb_id, files.directory == directory, files.name == name)
+    ).first():
         return "file"
     return None
 
 
-async def directory_exists(session: AsyncSession, kb_id: str, path: str) -> bool:
+def directory_exists_in(conn: Connection, kb_id: str, path: str) -> bool:
     if path == "":
         return True
-    found = await session.scalar(select(m.Directory.id).where(m.Directory.kb_id == kb_id, m.Directory.path == path))
-    return found is not None
+    dirs = DIRECTORIES.c
+    return conn.execute(select(dirs.id).where(dirs.kb_id == kb_id, dirs.path == path)).first() is not None
+
+
+async def name_taken(session: AsyncSession, kb_id: str, directory: str, name: str) -> str | None:
+    return await session.run_sync(lambda s: name_taken_in(s.connection(), kb_id, directory, name))
+
+
+async def directory_exists(session: AsyncSession, kb_id: str, path: str) -> bool:
+    return await session.run_sync(lambda s: directory_exists_in(s.connection(), kb_id, path))
+
+
+def insert_row(conn: Connection, row: m.Base) -> None:
+    """Insert an ORM instance with one Core statement on a synchronous connection (the single-hop write
+    paths), first giving its unset attributes their columns' Python defaults, so that it reads like a
+    flushed row afterwards. The instance stays outside any session."""
+    values: dict[str, Any] = {}
+    for attr in sa_inspect(type(row)).column_attrs:
+        column = attr.columns[0]
+        value = getattr(row, attr.key)
+        default = column.default
+        if value is None and default is not None:
+            value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+            setattr(row, attr.key, value)
+        values[column.key] = value
+    conn.execute(insert(type(row).__table__).values(**values))
 
 
 async def delete_tree(session: AsyncSession, kb_id: str, path: str) -> tuple[int, int]:
