@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from vecflow.errors import FailedPrecondition, NotFound
 from vecflow.ids import new_id
@@ -38,6 +38,7 @@ Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
 RECENTLY_ENDED = 4096  # job ids remembered as ended, for wait_finished calls that come just too late
 CLAIMED_KEYS = ("id", "project_id", "operation", "source_id", "params", "state", "cancel_requested")
 CLAIMED = [JOBS.c[k] for k in (*CLAIMED_KEYS, "attempt", "started_at")]
+_CLAIMED_JOB = select(*CLAIMED).where(JOBS.c.id == bindparam("job_id"))
 CancelHook = Callable[[m.Job], Awaitable[None]]
 
 
@@ -70,6 +71,7 @@ class JobEngine:
         self._slots = asyncio.Semaphore(self.settings.workers)
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._recently_ended: OrderedDict[str, None] = OrderedDict()
+        self._pending_query: tuple[tuple[str, ...], Select[Any]] | None = None
 
     # Registration and submission -------------------------------------------------------
 
@@ -196,25 +198,31 @@ class JobEngine:
             await self._slots.acquire()
             ctx.holds_slot = True
 
-    async def _claim(self) -> dict[str, Any] | None:
-        operations = list(self._handlers)
-        skip_locked = self.db.dialect == "postgresql"
-        lease = timedelta(seconds=self.settings.lease_seconds)
-
-        def claim(write: SyncWrite) -> dict[str, Any] | None:
-            now = utcnow()
+    def _next_pending(self) -> Select[Any]:
+        """The oldest pending job of an operation this engine runs (built once per set of operations)."""
+        operations = tuple(self._handlers)
+        if self._pending_query is None or self._pending_query[0] != operations:
             stmt = (
                 select(JOBS.c.id)
                 .where(JOBS.c.status == r.PENDING, JOBS.c.operation.in_(operations))
                 .order_by(JOBS.c.created_at)
                 .limit(1)
             )
-            if skip_locked:
+            if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
-            job_id = write.conn.execute(stmt).scalar()
+            self._pending_query = (operations, stmt)
+        return self._pending_query[1]
+
+    async def _claim(self) -> dict[str, Any] | None:
+        next_pending = self._next_pending()
+        lease = timedelta(seconds=self.settings.lease_seconds)
+
+        def claim(write: SyncWrite) -> dict[str, Any] | None:
+            now = utcnow()
+            job_id = write.conn.execute(next_pending).scalar()
             if job_id is None:
                 return None
-            job = write.conn.execute(select(*CLAIMED).where(JOBS.c.id == job_id)).mappings().one()
+            job = write.conn.execute(_CLAIMED_JOB, {"job_id": job_id}).mappings().one()
             attempt = job["attempt"] + 1
             event = write.append(
                 job_id,

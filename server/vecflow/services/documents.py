@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,15 @@ MAX_TABLE_ROWS = 1000
 RESULTS = m.ParseResult.__table__
 FILES = m.File.__table__
 KBS = m.KnowledgeBase.__table__
+# Hot-path statements, built once: a parameter named like a column sets it (update).
+_RESULT_BY_ID = update(RESULTS).where(RESULTS.c.id == bindparam("result_id"))
+_FILE_BY_ID = update(FILES).where(FILES.c.id == bindparam("file_id"))
+_FILE_TO_PARSE = select(
+    *(FILES.c[k] for k in ("id", "project_id", "uid", "content_type", "content_length", "parse_state", "parse_job_id"))
+).where(FILES.c.id == bindparam("file_id"))
+_KB_AUTO_PARSE = select(KBS.c.auto_parse).where(
+    KBS.c.id == bindparam("kb_id"), KBS.c.project_id == bindparam("project_id")
+)
 
 FETCH_STATUS = {
     "INVALID_URL": InvalidArgument,
@@ -206,8 +215,7 @@ class DocumentService:
     def _check_place(self, conn: Connection, project_id: str, kb_id: str, directory: str, name: str) -> bool:
         """Raise unless `directory` exists in the project's knowledge base and `name` is free in it;
         returns the knowledge base's auto-parse setting."""
-        kbs = KBS.c
-        kb = conn.execute(select(kbs.auto_parse).where(kbs.id == kb_id, kbs.project_id == project_id)).first()
+        kb = conn.execute(_KB_AUTO_PARSE, {"kb_id": kb_id, "project_id": project_id}).first()
         if kb is None:
             raise NotFound.resource("knowledge base", kb_id)
         if not repo.directory_exists_in(conn, kb_id, directory):
@@ -307,20 +315,7 @@ class DocumentService:
 
     async def _parse_job(self, ctx: JobContext) -> dict[str, Any]:
         file_id = ctx.params["file_id"]
-        files = FILES.c
-        row = await self.db.read(
-            lambda conn: conn.execute(
-                select(
-                    files.id,
-                    files.project_id,
-                    files.uid,
-                    files.content_type,
-                    files.content_length,
-                    files.parse_state,
-                    files.parse_job_id,
-                ).where(files.id == file_id)
-            ).first()
-        )
+        row = await self.db.read(lambda conn: conn.execute(_FILE_TO_PARSE, {"file_id": file_id}).first())
         if row is None or row.project_id != ctx.project_id:
             raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
         if row.parse_state != "pending" or row.parse_job_id != ctx.job_id:
@@ -397,19 +392,11 @@ class DocumentService:
 
             def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
                 now = utcnow()
-                updated = write.conn.execute(update(RESULTS).where(RESULTS.c.id == result_id).values(**values))
-                if not updated.rowcount:
-                    write.conn.execute(insert(RESULTS).values(id=result_id, created_at=now, **values))
+                if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
+                    write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
+                parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
                 write.conn.execute(
-                    update(FILES)
-                    .where(FILES.c.id == row.id)
-                    .values(
-                        parse_state="success",
-                        parse_result_id=result_id,
-                        parse_error_code="",
-                        parse_error_message="",
-                        updated_at=now,
-                    )
+                    _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
                 )
 
             await self.engine.events.transact(record)

@@ -99,13 +99,15 @@ class IndexingService:
                 reason="TOO_MANY_FILES",
             )
         sources: dict[str, str] = {}
+        results = await repo.owned_by_id(s, m.ParseResult, caller.project_id, parse_result_ids)
         for pr_id in parse_result_ids:
-            row = await repo.get_owned(s, m.ParseResult, caller.project_id, pr_id)
+            row = results.get(pr_id)
             if row is None:
                 raise NotFound.resource("parse result", pr_id)
             sources[row.file_id] = row.id
+        files = await repo.owned_by_id(s, m.File, caller.project_id, file_ids)
         for file_id in file_ids:
-            row = await repo.get_owned(s, m.File, caller.project_id, file_id)
+            row = files.get(file_id)
             if row is None:
                 raise NotFound.resource("file", file_id)
             if not row.parse_result_id and row.parse_state != "pending":  # a pending one is waited for

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Insert, Select, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,27 +81,45 @@ async def page_by_key(
 
 FILES = m.File.__table__
 DIRECTORIES = m.Directory.__table__
+ID_CHUNK = 500  # ids per IN (...) lookup
+
+
+async def owned_by_id(
+    session: AsyncSession, model: type[T], project_id: str, resource_ids: Sequence[str]
+) -> dict[str, T]:
+    """id → row for those of `resource_ids` that exist and belong to the project (a few queries, not one per id)."""
+    wanted = sorted({i for i in resource_ids if i})
+    found: dict[str, T] = {}
+    for start in range(0, len(wanted), ID_CHUNK):
+        stmt = select(model).where(
+            model.id.in_(wanted[start : start + ID_CHUNK]),  # type: ignore[attr-defined]
+            model.project_id == project_id,  # type: ignore[attr-defined]
+        )
+        found.update((row.id, row) for row in (await session.scalars(stmt)).all())  # type: ignore[attr-defined]
+    return found
+
+
+# Hot-path lookups, built once: only their parameters change from call to call.
+_DIRECTORY_AT = select(DIRECTORIES.c.id).where(
+    DIRECTORIES.c.kb_id == bindparam("kb_id"), DIRECTORIES.c.path == bindparam("path")
+)
+_FILE_NAMED = select(FILES.c.id).where(
+    FILES.c.kb_id == bindparam("kb_id"), FILES.c.directory == bindparam("dir"), FILES.c.name == bindparam("name")
+)
 
 
 def name_taken_in(conn: Connection, kb_id: str, directory: str, name: str) -> str | None:
     """'file' or 'directory' when that name is used in that directory (one shared namespace)."""
     path = f"{directory}/{name}" if directory else name
-    dirs = DIRECTORIES.c
-    if conn.execute(select(dirs.id).where(dirs.kb_id == kb_id, dirs.path == path)).first():
+    if conn.execute(_DIRECTORY_AT, {"kb_id": kb_id, "path": path}).first():
         return "directory"
-    files = FILES.c
-    if conn.execute(
-        select(files.id).where(files.kb_id == kb_id, files.directory == directory, files.name == name)
-    ).first():
+    if conn.execute(_FILE_NAMED, {"kb_id": kb_id, "dir": directory, "name": name}).first():
         return "file"
     return None
 
 
 def directory_exists_in(conn: Connection, kb_id: str, path: str) -> bool:
-    if path == "":
-        return True
-    dirs = DIRECTORIES.c
-    return conn.execute(select(dirs.id).where(dirs.kb_id == kb_id, dirs.path == path)).first() is not None
+    return path == "" or conn.execute(_DIRECTORY_AT, {"kb_id": kb_id, "path": path}).first() is not None
 
 
 async def name_taken(session: AsyncSession, kb_id: str, directory: str, name: str) -> str | None:
@@ -111,20 +130,33 @@ async def directory_exists(session: AsyncSession, kb_id: str, path: str) -> bool
     return await session.run_sync(lambda s: directory_exists_in(s.connection(), kb_id, path))
 
 
+@dataclass(frozen=True)
+class _Insert:
+    statement: Insert
+    columns: list[tuple[str, str, Any]]  # (attribute, column key, column default)
+
+
+_INSERTS: dict[type[m.Base], _Insert] = {}
+
+
 def insert_row(conn: Connection, row: m.Base) -> None:
     """Insert an ORM instance with one Core statement on a synchronous connection (the single-hop write
     paths), first giving its unset attributes their columns' Python defaults, so that it reads like a
     flushed row afterwards. The instance stays outside any session."""
+    model = type(row)
+    plan = _INSERTS.get(model)
+    if plan is None:
+        attrs = sa_inspect(model).column_attrs
+        columns = [(a.key, a.columns[0].key, a.columns[0].default) for a in attrs]
+        plan = _INSERTS[model] = _Insert(insert(model.__table__), columns)
     values: dict[str, Any] = {}
-    for attr in sa_inspect(type(row)).column_attrs:
-        column = attr.columns[0]
-        value = getattr(row, attr.key)
-        default = column.default
+    for key, column, default in plan.columns:
+        value = getattr(row, key)
         if value is None and default is not None:
-            value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
-            setattr(row, attr.key, value)
-        values[column.key] = value
-    conn.execute(insert(type(row).__table__).values(**values))
+            value = default.arg(None) if default.is_callable else default.arg
+            setattr(row, key, value)
+        values[column] = value
+    conn.execute(plan.statement, values)
 
 
 async def delete_tree(session: AsyncSession, kb_id: str, path: str) -> tuple[int, int]:
