@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow import validation as v
@@ -38,6 +38,9 @@ from vecflow.vectors.milvus import MilvusIndex
 
 VS_FILES = m.VectorStoreFile.__table__
 STORES = m.VectorStore.__table__
+_STORE_FILE = update(VS_FILES).where(
+    VS_FILES.c.vector_store_id == bindparam("store_id"), VS_FILES.c.file_id == bindparam("source_file_id")
+)
 ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
@@ -165,31 +168,42 @@ class IndexingService:
             if batch_row is not None:
                 batch_row.job_id = job.id
                 repo.insert_row(write.conn, batch_row)
+            values = {
+                "status": "in_progress",
+                "attributes": attributes,
+                "batch_id": batch_row.id if batch_row is not None else "",
+                "last_error_code": "",
+                "last_error_message": "",
+                "updated_at": now,
+            }
             files = VS_FILES.c
-            for file_id, pr_id in sources.items():
-                values = {
-                    "parse_result_id": pr_id,
-                    "status": "in_progress",
-                    "attributes": attributes,
-                    "batch_id": batch_row.id if batch_row is not None else "",
-                    "last_error_code": "",
-                    "last_error_message": "",
-                    "updated_at": now,
-                }
-                updated = write.conn.execute(
-                    update(VS_FILES).where(files.vector_store_id == store.id, files.file_id == file_id).values(**values)
-                )
-                if not updated.rowcount:
-                    repo.insert_row(
-                        write.conn,
-                        m.VectorStoreFile(
-                            vector_store_id=store.id,
-                            file_id=file_id,
-                            project_id=caller.project_id,
-                            created_at=now,
-                            **values,
-                        ),
+            known = set(
+                write.conn.execute(
+                    select(files.file_id).where(files.vector_store_id == store.id, files.file_id.in_(list(sources)))
+                ).scalars()
+            )
+            again = [
+                {"store_id": store.id, "source_file_id": f, "parse_result_id": pr, **values}
+                for f, pr in sources.items()
+                if f in known
+            ]
+            if again:
+                write.conn.execute(_STORE_FILE, again)
+            repo.insert_rows(
+                write.conn,
+                [
+                    m.VectorStoreFile(
+                        vector_store_id=store.id,
+                        file_id=file_id,
+                        project_id=caller.project_id,
+                        created_at=now,
+                        parse_result_id=pr_id,
+                        **values,
                     )
+                    for file_id, pr_id in sources.items()
+                    if file_id not in known
+                ],
+            )
             write.conn.execute(update(STORES).where(STORES.c.id == store.id).values(**self.activity(store, now)))
 
         job = await self.engine.submit(

@@ -140,23 +140,33 @@ _INSERTS: dict[type[m.Base], _Insert] = {}
 
 
 def insert_row(conn: Connection, row: m.Base) -> None:
-    """Insert an ORM instance with one Core statement on a synchronous connection (the single-hop write
-    paths), first giving its unset attributes their columns' Python defaults, so that it reads like a
-    flushed row afterwards. The instance stays outside any session."""
-    model = type(row)
+    """Insert an ORM instance with one Core statement on a synchronous connection (see insert_rows)."""
+    insert_rows(conn, [row])
+
+
+def insert_rows(conn: Connection, rows: Sequence[m.Base]) -> None:
+    """Insert ORM instances of one model with one Core statement on a synchronous connection (the single-hop
+    write paths), first giving their unset attributes their columns' Python defaults, so that they read
+    like flushed rows afterwards. The instances stay outside any session."""
+    if not rows:
+        return
+    model = type(rows[0])
     plan = _INSERTS.get(model)
     if plan is None:
         attrs = sa_inspect(model).column_attrs
         columns = [(a.key, a.columns[0].key, a.columns[0].default) for a in attrs]
         plan = _INSERTS[model] = _Insert(insert(model.__table__), columns)
-    values: dict[str, Any] = {}
-    for key, column, default in plan.columns:
-        value = getattr(row, key)
-        if value is None and default is not None:
-            value = default.arg(None) if default.is_callable else default.arg
-            setattr(row, key, value)
-        values[column] = value
-    conn.execute(plan.statement, values)
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        values: dict[str, Any] = {}
+        for key, column, default in plan.columns:
+            value = getattr(row, key)
+            if value is None and default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+                setattr(row, key, value)
+            values[column] = value
+        batch.append(values)
+    conn.execute(plan.statement, batch)
 
 
 async def delete_tree(session: AsyncSession, kb_id: str, path: str) -> tuple[int, int]:
