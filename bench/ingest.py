@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/ingest.py --docs 400      # a SciFact subset (default 400 documents)
     .venv/bin/python bench/ingest.py --docs 0        # the whole corpus (5,183 documents)
+    .venv/bin/python bench/ingest.py --service-only  # the service alone, no baselines
+    .venv/bin/python bench/ingest.py --free-model    # the service with a model that costs nothing
 
 Same model, same chunking (the store's default strategy), same documents (SciFact `title + text`):
   service   upload the documents in groups of --group (8 uploads at a time) and, as each group's
@@ -12,7 +14,11 @@ Same model, same chunking (the store's default strategy), same documents (SciFac
             sentence-transformers' encode() at its defaults (torch on every core) and vecflow's embedder.
   (b)       naive: a sequential script with the same libraries, one file at a time: parse, chunk,
             encode (sentence-transformers, torch on every core), insert into milvus-lite.
-Prints the figures and the ratios service/(a) and service/(b).
+Prints the figures and the ratios service/(a) and service/(b), and the server's CPU split: the model's
+encoders (vecflow's own metric), milvus-lite (its child process) and everything else.
+
+--free-model points the server at a loopback OpenAI-compatible endpoint that answers at once with a fixed
+vector: what remains is the service's own work, the ceiling a GPU or an embedding server would meet.
 """
 
 from __future__ import annotations
