@@ -94,6 +94,56 @@ async def pipeline(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Server]:
         await srv.close()
 
 
+async def test_pipeline_on_each_backend_with_racing_uploads(tmp_path: Path, database_url: str) -> None:
+    """Uploads, parse jobs and a file batch on SQLite and on PostgreSQL: every write of the hot path (one
+    transaction per upload, per submission) on both, and racing uploads of one name record exactly one."""
+    srv = await start_server(tmp_path, database_url)
+    try:
+        stubs = srv.stubs()
+        kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="racing"))).knowledge_base
+        racing = await asyncio.gather(
+            *(upload(stubs, kb.id, "animals.txt", ANIMALS.encode()) for _ in range(8)), return_exceptions=True
+        )
+        won = [r for r in racing if isinstance(r, kb_pb2.UploadFileResponse)]
+        lost = [r for r in racing if not isinstance(r, kb_pb2.UploadFileResponse)]
+        assert len(won) == 1, racing
+        for err in lost:
+            assert isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.ALREADY_EXISTS, err
+            assert error_details(err)["reason"] == "NAME_TAKEN"
+        other = await upload(stubs, kb.id, "astronomy.md", ASTRONOMY.encode())
+        files = (await stubs.kbs.ListFiles(kb_pb2.ListFilesRequest(kb_id=kb.id))).files
+        assert sorted(f.name for f in files) == ["animals.txt", "astronomy.md"]
+
+        store = (await stubs.stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="racing"))).vector_store
+        ids = [won[0].file.id, other.file.id]
+        batch = (
+            await stubs.stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=ids))
+        ).file_batch
+        assert batch.file_counts.total == 2 and batch.file_counts.in_progress == 2
+        job = await wait(srv, batch.job_id)
+        assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+        counts = (await file_batch(stubs, store.id, batch.id)).file_counts
+        assert (counts.completed, counts.failed, counts.total) == (2, 0, 2)
+        for reply in (won[0], other):
+            parsed = await wait(srv, reply.parse_job.id)
+            steps = [e.step for e in parsed.history if e.status == job_pb2.STEP_STATUS_SUCCEEDED]
+            assert steps == ["parse", "store", "job"]
+        # Added again (a second batch over the same files) updates their rows instead of adding more.
+        again = (
+            await stubs.stores.CreateFileBatch(vs_pb2.CreateFileBatchRequest(vector_store_id=store.id, file_ids=ids))
+        ).file_batch
+        assert (await wait(srv, again.job_id)).status == job_pb2.JOB_STATUS_SUCCEEDED
+        listed = (
+            await stubs.stores.ListVectorStoreFiles(vs_pb2.ListVectorStoreFilesRequest(vector_store_id=store.id))
+        ).files
+        assert sorted(f.file_id for f in listed) == sorted(ids) and {f.batch_id for f in listed} == {again.id}
+        request = vs_pb2.SearchVectorStoreRequest(vector_store_id=store.id, query="how many hearts has an octopus")
+        hits = (await stubs.stores.SearchVectorStore(request)).hits
+        assert hits and hits[0].file_id == won[0].file.id and "three hearts" in hits[0].text
+    finally:
+        await srv.close()
+
+
 async def test_upload_parse_index_and_search(pipeline: Server) -> None:
     stubs = pipeline.stubs()
     kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="library"))).knowledge_base
