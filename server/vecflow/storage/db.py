@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 SQLITE_POOL = 16  # pooled aiosqlite connections (each is a thread): enough that busy moments open none
+READ_THREADS = 4  # threads for `Database.read` on SQLite
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -47,6 +49,8 @@ class Database:
         # SQLITE_BUSY on read-to-write upgrades. PostgreSQL needs no such lock.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self._sync_engine: Engine | None = None
+        # Reads get threads of their own, so that they never queue behind parsing in the default executor.
+        self._readers: ThreadPoolExecutor | None = None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -89,7 +93,9 @@ class Database:
             with engine.connect() as conn:
                 return work(conn)
 
-        return await asyncio.to_thread(run)
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="vecflow-db-read")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     def sqlite_sync_engine(self) -> Engine:
         """A synchronous engine on the same SQLite file, for hot paths that want one thread hop per
@@ -108,5 +114,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown)  # in-flight reads finish first
         if self._sync_engine is not None:
             self._sync_engine.dispose()
