@@ -34,10 +34,11 @@ from vecflow.services.knowledge_bases import KnowledgeBaseService
 from vecflow.services.parse import ParseResultService
 from vecflow.services.upsertion_tasks import UpsertionTaskService
 from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
-from vecflow.storage import migrate
+from vecflow.storage import migrate, paging
 from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
 from vecflow.storage.parsed import ParsedStore
+from vecflow.storage.secrets import shared_secret
 from vecflow.v1 import (
     job_service_pb2,
     job_service_pb2_grpc,
@@ -149,6 +150,7 @@ class App:
         """Create the data directory, migrate the schema, and bootstrap an empty database."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(self.db)
+        paging.use_key(await shared_secret(self.db, "page_tokens"))
         self.bootstrap_key = await self.auth.bootstrap(self.settings.bootstrap_api_key)
 
     async def start(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -14,7 +15,9 @@ MAX_SEGMENT = 255
 MAX_PATH = 1024
 MAX_DESCRIPTION = 4096
 MAX_METADATA_BYTES = 16 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1), bidirectional overrides and isolates (they make a name display as
+# something else: "invoice\u202efdp.exe"), invisible marks, line/paragraph separators and the BOM.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def required(field: str, value: str) -> str:
@@ -23,14 +26,29 @@ def required(field: str, value: str) -> str:
     return value
 
 
+def _unambiguous(field: str, value: str, reason: str) -> str:
+    """NFC form of `value`; refuses control, bidirectional and invisible characters and edge whitespace."""
+    value = unicodedata.normalize("NFC", value)
+    bad = _CONTROL.search(value)
+    if bad:
+        raise InvalidArgument.field(
+            field,
+            f"must not contain control, bidirectional or invisible characters (U+{ord(bad.group()):04X} at "
+            f"position {bad.start() + 1})",
+            reason=reason,
+        )
+    if value != value.strip():
+        raise InvalidArgument.field(field, "must not begin or end with whitespace", reason=reason)
+    return value
+
+
 def display_name(field: str, value: str, maximum: int = MAX_NAME) -> str:
-    """A human-chosen name: 1–maximum characters, no control characters, not blank."""
+    """A human-chosen name: 1–maximum characters, not blank; returned in NFC (see `_unambiguous`)."""
     if not value or not value.strip():
         raise InvalidArgument.field(field, "is required and must not be blank")
+    value = _unambiguous(field, value, "INVALID_ARGUMENT")
     if len(value) > maximum:
         raise InvalidArgument.field(field, f"must be at most {maximum} characters, got {len(value)}")
-    if _CONTROL.search(value):
-        raise InvalidArgument.field(field, "must not contain control characters")
     return value
 
 
@@ -41,17 +59,19 @@ def text(field: str, value: str, maximum: int) -> str:
 
 
 def path_segment(field: str, value: str) -> str:
-    """One file or directory name: no "/", not "." or "..", 1–255 characters."""
-    if not value:
-        raise InvalidArgument.field(field, "is required")
+    """One file or directory name: no "/", not "." or "..", 1–255 characters, not blank; returned in NFC.
+
+    Windows device names (CON, NUL, COM1, …) are accepted: a name never becomes a path on the server.
+    """
+    if not value or not value.strip():
+        raise InvalidArgument.field(field, "is required and must not be blank", reason="INVALID_PATH")
+    value = _unambiguous(field, value, "INVALID_PATH")
     if "/" in value or "\\" in value:
         raise InvalidArgument.field(field, "must not contain '/' or '\\'", reason="INVALID_PATH")
     if value in (".", ".."):
         raise InvalidArgument.field(field, "must not be '.' or '..'", reason="INVALID_PATH")
     if len(value) > MAX_SEGMENT:
         raise InvalidArgument.field(field, f"must be at most {MAX_SEGMENT} characters", reason="INVALID_PATH")
-    if _CONTROL.search(value):
-        raise InvalidArgument.field(field, "must not contain control characters", reason="INVALID_PATH")
     return value
 
 
@@ -64,11 +84,12 @@ def directory_path(field: str, value: str, allow_root: bool = True) -> str:
         raise InvalidArgument.field(field, "is required (the root cannot be created or deleted)", reason="INVALID_PATH")
     if len(stripped) > MAX_PATH:
         raise InvalidArgument.field(field, f"must be at most {MAX_PATH} characters", reason="INVALID_PATH")
+    segments = []
     for segment in stripped.split("/"):
         if segment == "":
             raise InvalidArgument.field(field, "must not contain empty segments ('//')", reason="INVALID_PATH")
-        path_segment(field, segment)
-    return stripped
+        segments.append(path_segment(field, segment))
+    return "/".join(segments)
 
 
 def metadata(field: str, value: dict[str, Any] | None) -> dict[str, Any] | None:

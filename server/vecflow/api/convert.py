@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
+from vecflow.errors import InvalidArgument
 from vecflow.jobs.records import EventRecord
 from vecflow.jobs.watch import Heartbeat
 from vecflow.storage import models as m
@@ -46,10 +48,47 @@ def struct(value: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
     return out
 
 
-def from_struct(value: struct_pb2.Struct, present: bool = True) -> dict[str, Any] | None:
-    if not present:
-        return None
-    return json_format.MessageToDict(value) or None
+MAX_STRUCT_DEPTH = 32  # JSON nesting levels a Struct from a client may have
+
+
+def from_struct(value: struct_pb2.Struct, present: bool = True, field: str = "metadata") -> dict[str, Any] | None:
+    """A client's Struct as plain JSON data (None when absent or empty).
+
+    Refused with INVALID_ARGUMENT (naming `field`): NaN or ±Infinity (not JSON, and Milvus cannot hold
+    them) and nesting deeper than MAX_STRUCT_DEPTH levels.
+    """
+    return struct_or_empty(value, present, field) or None
+
+
+def struct_or_empty(value: struct_pb2.Struct, present: bool, field: str) -> dict[str, Any] | None:
+    """As `from_struct`, but a present, empty Struct is {} rather than None."""
+    return _struct_data(value, field, 1) if present else None
+
+
+def _struct_data(value: struct_pb2.Struct, path: str, depth: int) -> dict[str, Any]:
+    if depth > MAX_STRUCT_DEPTH:
+        raise InvalidArgument.field(path, f"nests deeper than {MAX_STRUCT_DEPTH} levels")
+    return {key: _value_data(item, f"{path}.{key}", depth) for key, item in value.fields.items()}
+
+
+def _value_data(value: struct_pb2.Value, path: str, depth: int) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            raise InvalidArgument.field(path, f"is {number}; JSON numbers must be finite (no NaN or Infinity)")
+        return number
+    if kind == "struct_value":
+        return _struct_data(value.struct_value, path, depth + 1)
+    if kind == "list_value":
+        if depth + 1 > MAX_STRUCT_DEPTH:
+            raise InvalidArgument.field(path, f"nests deeper than {MAX_STRUCT_DEPTH} levels")
+        return [_value_data(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value.list_value.values)]
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None  # null_value, or no kind set
 
 
 class EnumWords:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -82,6 +83,88 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.R
         async with around(method, context):
             async for item in inner_ss(requests, context):
                 yield item
+
+    return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    """What the guarded deserializer yields for bytes that are not a valid request message."""
+
+    message_type: str
+    error: str
+
+    def fail(self) -> errors.InvalidArgument:
+        return errors.InvalidArgument(
+            f"the request is not a valid {self.message_type} message: it is truncated or malformed, has a string "
+            f"that is not UTF-8, or nests more than {MAX_DECODE_DEPTH} levels deep ({self.error})",
+            reason="MALFORMED_REQUEST",
+            metadata={"message_type": self.message_type},
+        )
+
+
+MAX_DECODE_DEPTH = 100  # protobuf's (upb's) nesting limit while decoding
+
+
+def _guard_decoding(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    """A copy of `handler` whose deserializer never raises: bytes it cannot decode reach the behaviour as an
+    `_Undecodable`, which the behaviour turns into INVALID_ARGUMENT (inside the error mapping, so the answer
+    has details and the request id, like any other)."""
+    decode = handler.request_deserializer
+    if decode is None:
+        return handler
+    message_type = getattr(getattr(decode, "__self__", None), "DESCRIPTOR", None)
+    type_name = message_type.full_name if message_type is not None else method
+
+    def request_deserializer(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except Exception as err:
+            return _Undecodable(type_name, f"{type(err).__name__}: {err}"[:300])
+
+    def checked(request: Any) -> Any:
+        if isinstance(request, _Undecodable):
+            raise request.fail()
+        return request
+
+    async def checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for request in requests:
+            yield checked(request)
+
+    kwargs = {"request_deserializer": request_deserializer, "response_serializer": handler.response_serializer}
+    if handler.unary_unary:
+        uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await uu(checked(request), context)
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
+    if handler.unary_stream:
+        us = handler.unary_stream
+        if inspect.isasyncgenfunction(us):
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async for item in us(checked(request), context):
+                    yield item
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
+
+        async def unary_stream_writer(request: Any, context: grpc.aio.ServicerContext) -> None:
+            await us(checked(request), context)
+
+        return grpc.unary_stream_rpc_method_handler(unary_stream_writer, **kwargs)
+    if handler.stream_unary:
+        su = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await su(checked_stream(requests), context)
+
+        return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
+    ss = handler.stream_stream
+
+    async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for item in ss(checked_stream(requests), context):
+            yield item
 
     return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
 
@@ -159,7 +242,18 @@ class LoggingMetricsInterceptor(_Wrapping):
 
 
 class ErrorMappingInterceptor(_Wrapping):
-    """Domain errors become statuses with details; anything unexpected is INTERNAL and logged."""
+    """Domain errors become statuses with details; anything unexpected is INTERNAL and logged. Requests that
+    cannot be decoded are INVALID_ARGUMENT (MALFORMED_REQUEST) rather than gRPC's own UNKNOWN."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith("/grpc."):
+            return handler
+        return _wrap(_guard_decoding(handler, details.method), details.method, self.around)
 
     @asynccontextmanager
     async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:

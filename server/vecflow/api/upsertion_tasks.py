@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import json_format
 
 from vecflow.api import context as call
 from vecflow.api import convert
@@ -42,10 +41,10 @@ def new_items(request: pb.CreateUpsertionTaskRequest) -> list[NewItem]:
     return [
         NewItem(
             object_id=item.object_id,
-            payload=json_format.MessageToDict(item.payload) if item.HasField("payload") else None,
-            item_info=json_format.MessageToDict(item.item_info) if item.HasField("item_info") else None,
+            payload=convert.struct_or_empty(item.payload, item.HasField("payload"), f"items[{i}].payload"),
+            item_info=convert.struct_or_empty(item.item_info, item.HasField("item_info"), f"items[{i}].item_info"),
         )
-        for item in request.items
+        for i, item in enumerate(request.items)
     ]
 
 

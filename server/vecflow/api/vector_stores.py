@@ -87,7 +87,7 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
                 request.vector_store_id,
                 list(request.parse_result_ids),
                 list(request.file_ids),
-                convert.from_struct(request.attributes, request.HasField("attributes")),
+                convert.from_struct(request.attributes, request.HasField("attributes"), "attributes"),
                 batch=False,
             )
             return pb.AddFilesToVectorStoreResponse(job=convert.job(job))
@@ -136,7 +136,7 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
                 request.vector_store_id,
                 list(request.parse_result_ids),
                 list(request.file_ids),
-                convert.from_struct(request.attributes, request.HasField("attributes")),
+                convert.from_struct(request.attributes, request.HasField("attributes"), "attributes"),
                 batch=True,
             )
             assert batch is not None

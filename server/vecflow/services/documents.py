@@ -122,15 +122,15 @@ class DocumentService:
     async def check_upload(self, caller: Principal, spec: UploadSpec) -> CheckedUpload:
         """Validate an upload before any content is read: the knowledge base, directory and name."""
         v.required("metadata.kb_id", spec.kb_id)
-        v.path_segment("metadata.name", spec.name)
+        name = v.path_segment("metadata.name", spec.name)
         directory = v.directory_path("metadata.directory", spec.directory)
         v.metadata("metadata.metadata", spec.metadata)
         if spec.sha256 and (len(spec.sha256) != 64 or any(c not in "0123456789abcdef" for c in spec.sha256.lower())):
             raise InvalidArgument.field("metadata.sha256", "must be 64 hexadecimal characters")
         auto_parse = await self.db.read(
-            lambda conn: self._check_place(conn, caller.project_id, spec.kb_id, directory, spec.name)
+            lambda conn: self._check_place(conn, caller.project_id, spec.kb_id, directory, name)
         )
-        return CheckedUpload(UploadSpec(**{**spec.__dict__, "directory": directory}), auto_parse)
+        return CheckedUpload(UploadSpec(**{**spec.__dict__, "directory": directory, "name": name}), auto_parse)
 
     async def upload(
         self, caller: Principal, upload: UploadSpec | CheckedUpload, content: AsyncIterator[bytes] | None

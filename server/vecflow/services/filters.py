@@ -25,6 +25,8 @@ ITEM_FIELDS = {"object_id": "str"}
 OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 NEGATED = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 MAX_FILTER = 4096
+MAX_DEPTH = 32  # nested parentheses and NOTs
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/"}
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -40,6 +42,42 @@ _TOKEN = re.compile(
 
 class FilterError(ValueError):
     """A filter that does not follow the grammar; the message points at the problem."""
+
+
+def _unquote(quoted: str, pos: int) -> str:
+    """The value of a double-quoted string token. Escapes: \\" \\\\ \\/ and \\uXXXX (not a control
+    character or a lone surrogate); anything else after a backslash is an error."""
+    out: list[str] = []
+    i, end = 1, len(quoted) - 1
+    while i < end:
+        c = quoted[i]
+        if c != "\\":
+            if ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF:
+                raise FilterError(f"control characters are not allowed in strings (position {pos + i + 1})")
+            out.append(c)
+            i += 1
+            continue
+        nxt = quoted[i + 1]
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+            continue
+        digits = quoted[i + 2 : i + 6]
+        if nxt == "u" and (len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits)):
+            raise FilterError(f"'\\u' at position {pos + i + 1} must be followed by four hex digits")
+        if nxt != "u":
+            raise FilterError(
+                f"unknown escape {quoted[i : i + 2]!r} at position {pos + i + 1}; "
+                'strings allow \\" \\\\ \\/ and \\uXXXX (four hex digits)'
+            )
+        code = int(digits, 16)
+        if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise FilterError(
+                f"escape {quoted[i : i + 6]!r} at position {pos + i + 1} is a control character or a lone surrogate"
+            )
+        out.append(chr(code))
+        i += 6
+    return "".join(out)
 
 
 @dataclass
@@ -67,6 +105,7 @@ class _Parser:
     def __init__(self, text: str, typed: dict[str, str], json_column: str, json_columns: frozenset[str]) -> None:
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
         self.typed = typed
         self.json_column = json_column
         self.json_columns = json_columns
@@ -116,13 +155,20 @@ class _Parser:
         return parts[0] if len(parts) == 1 else "(" + (" or " if negate else " and ").join(parts) + ")"
 
     def unary(self, negate: bool) -> str:
-        if self.keyword("NOT"):
-            return self.unary(not negate)
         tok = self.peek()
-        if tok is not None and tok.text == "(":
+        if tok is not None and (tok.text == "(" or tok.text.upper() == "NOT"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise FilterError(
+                    f"nests parentheses and NOT more than {MAX_DEPTH} levels deep (position {tok.pos + 1})"
+                )
             self.i += 1
-            inner = self.or_expr(negate)
-            self.expect(")")
+            if tok.text == "(":
+                inner = self.or_expr(negate)
+                self.expect(")")
+            else:
+                inner = self.unary(not negate)
+            self.depth -= 1
             return inner
         return self.comparison(negate)
 
@@ -141,11 +187,9 @@ class _Parser:
     def value(self, kind: str | None) -> str:
         tok = self.take()
         if tok.kind == "string":
-            raw = json.loads(tok.text)
             if kind == "int":
                 raise FilterError(f"a number is expected at position {tok.pos + 1}, found a string")
-            if any(ord(c) < 0x20 for c in raw):
-                raise FilterError(f"control characters are not allowed in strings (position {tok.pos + 1})")
+            raw = _unquote(tok.text, tok.pos)
             # Milvus does not decode \uXXXX escapes: keep non-ASCII characters as they are.
             return json.dumps(raw, ensure_ascii=False)
         if tok.kind == "number":

@@ -165,6 +165,13 @@ class IndexingService:
 
         def create(write: SyncWrite, job: m.Job) -> None:
             now = utcnow()
+            # First, and in this transaction: a store deleted since it was read above is NOT_FOUND (the row
+            # lock this update takes also makes a concurrent delete wait for this transaction).
+            touched = write.conn.execute(
+                update(STORES).where(STORES.c.id == store.id).values(**self.activity(store, now))
+            )
+            if not touched.rowcount:
+                raise NotFound.resource("vector store", store.id)
             if batch_row is not None:
                 batch_row.job_id = job.id
                 repo.insert_row(write.conn, batch_row)
@@ -204,7 +211,6 @@ class IndexingService:
                     if file_id not in known
                 ],
             )
-            write.conn.execute(update(STORES).where(STORES.c.id == store.id).values(**self.activity(store, now)))
 
         job = await self.engine.submit(
             caller.project_id,
@@ -436,7 +442,9 @@ class IndexingService:
         keyword_weight: float,
     ) -> list[Any]:
         store = await self.stores.require_store(caller, vector_store_id)
-        limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
+        limit = check_search(
+            query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight, score_threshold
+        )
         expr = milvus_filter(filter_text, prefix="attributes")
         index = await self.ready()
         hits = await run_search(

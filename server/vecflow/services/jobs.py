@@ -59,6 +59,13 @@ class JobQueryService:
             stmt = stmt.where(m.Job.source_id == source_id)
         if correlation_id:
             stmt = stmt.where(m.Job.correlation_id == correlation_id)
-        filters = {"kind": "jobs", "s": status, "o": operation, "src": source_id, "c": correlation_id}
+        filters = {
+            "kind": "jobs",
+            "project": caller.project_id,
+            "s": status,
+            "o": operation,
+            "src": source_id,
+            "c": correlation_id,
+        }
         async with self.db.read_session() as s:
             return await repo.page_newest_first(s, stmt, m.Job, size, page_token, filters)

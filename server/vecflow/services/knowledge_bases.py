@@ -32,7 +32,7 @@ class KnowledgeBaseService:
         metadata: dict[str, Any] | None = None,
         auto_parse: bool = True,
     ) -> m.KnowledgeBase:
-        v.display_name("name", name)
+        name = v.display_name("name", name)
         v.text("description", description, v.MAX_DESCRIPTION)
         metadata = v.metadata("metadata", metadata)
         async with self.db.session() as s:
@@ -71,7 +71,9 @@ class KnowledgeBaseService:
         size = paging.page_size(page_size)
         stmt = select(m.KnowledgeBase).where(m.KnowledgeBase.project_id == caller.project_id)
         async with self.db.read_session() as s:
-            return await repo.page_newest_first(s, stmt, m.KnowledgeBase, size, page_token, {"kind": "kb"})
+            return await repo.page_newest_first(
+                s, stmt, m.KnowledgeBase, size, page_token, {"kind": "kb", "project": caller.project_id}
+            )
 
     async def delete(self, caller: Principal, kb_id: str) -> None:
         v.required("kb_id", kb_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +14,17 @@ from vecflow.vectors.milvus import Hit, InvalidFilterError, VectorIndexError
 MODES = ("dense", "keyword", "hybrid")
 MAX_QUERY_CHARS = 8192
 DEFAULT_RESULTS = 10
+MAX_WEIGHT = 1e6  # fusion weights are relative; this keeps their sum finite
 
 
 def check_search(
-    query: str, max_num_results: int, limit: int, mode: str, dense_weight: float, keyword_weight: float
+    query: str,
+    max_num_results: int,
+    limit: int,
+    mode: str,
+    dense_weight: float,
+    keyword_weight: float,
+    score_threshold: float = 0.0,
 ) -> int:
     """Validate a search request; returns how many results to fetch."""
     if not query.strip():
@@ -30,8 +38,15 @@ def check_search(
         )
     if mode not in MODES:
         raise InvalidArgument.field("ranking_options.mode", f"must be one of {', '.join(MODES)}")
-    if dense_weight < 0 or keyword_weight < 0:
-        raise InvalidArgument.field("ranking_options", "weights must not be negative")
+    for name, weight in (("dense_weight", dense_weight), ("keyword_weight", keyword_weight)):
+        if not math.isfinite(weight) or not 0 <= weight <= MAX_WEIGHT:
+            raise InvalidArgument.field(
+                f"ranking_options.{name}", f"must be a number between 0 and {MAX_WEIGHT:g}, got {weight}"
+            )
+    if not math.isfinite(score_threshold):
+        raise InvalidArgument.field(
+            "ranking_options.score_threshold", f"must be a finite number, got {score_threshold}"
+        )
     return max_num_results or DEFAULT_RESULTS
 
 

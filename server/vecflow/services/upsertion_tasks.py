@@ -739,7 +739,9 @@ class UpsertionTaskService:
         collection = collection or COLLECTIONS[0]
         if collection not in COLLECTIONS:
             raise InvalidArgument.field("collection", f"must be one of {', '.join(COLLECTIONS)}")
-        limit = check_search(query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight)
+        limit = check_search(
+            query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight, score_threshold
+        )
         expr = milvus_filter(
             filter_text, prefix="payload", typed={"object_id": "str"}, json_columns=frozenset({"payload", "item_info"})
         )

@@ -80,7 +80,7 @@ class VectorStoreService:
         chunk_overlap: int | None,
         expires_after_days: int | None,
     ) -> m.VectorStore:
-        v.display_name("name", name)
+        name = v.display_name("name", name)
         metadata = v.metadata("metadata", metadata)
         size, overlap = resolve_chunking(chunk_size, chunk_overlap, await self.limits())
         days = check_expiry(expires_after_days)
@@ -117,7 +117,9 @@ class VectorStoreService:
         size = paging.page_size(page_size)
         stmt = select(m.VectorStore).where(m.VectorStore.project_id == caller.project_id)
         async with self.db.read_session() as s:
-            rows, token = await repo.page_newest_first(s, stmt, m.VectorStore, size, page_token, {"kind": "vs"})
+            rows, token = await repo.page_newest_first(
+                s, stmt, m.VectorStore, size, page_token, {"kind": "vs", "project": caller.project_id}
+            )
             return [(row, await repo.file_counts(s, row.id)) for row in rows], token
 
     async def update(
@@ -138,7 +140,7 @@ class VectorStoreService:
                 "update_mask", f"cannot update {', '.join(unknown)}; updatable fields are {', '.join(UPDATABLE)}"
             )
         if "name" in paths:
-            v.display_name("name", name)
+            name = v.display_name("name", name)
         if "metadata" in paths:
             metadata = v.metadata("metadata", metadata)
         if "expires_after" in paths:

@@ -36,9 +36,12 @@ async def page_newest_first(
     filters: dict[str, Any],
 ) -> tuple[Sequence[Any], str]:
     """One page of `stmt` ordered by (created_at, id) descending, with the next page's token."""
-    after = paging.decode(token, filters)
+    after = paging.decode(token, filters, (str, str))
     if after is not None:
-        created = datetime.fromisoformat(after[0])
+        try:
+            created = datetime.fromisoformat(after[0])
+        except ValueError:
+            raise paging.invalid() from None
         stmt = stmt.where(or_(model.created_at < created, and_(model.created_at == created, model.id < after[1])))
     stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(size + 1)
     rows = list((await session.scalars(stmt)).all())
@@ -59,16 +62,13 @@ async def page_by_key(
     filters: dict[str, Any],
 ) -> tuple[Sequence[Any], str]:
     """One page of `stmt` ordered ascending by string `keys` (for name-ordered listings)."""
-    after = paging.decode(token, filters)
+    after = paging.decode(token, filters, (str,) * len(keys))
     if after is not None:
-        if len(after) != len(keys):
-            after = None
-        else:
-            clauses = []
-            for i in range(len(keys)):
-                eq = [keys[j] == after[j] for j in range(i)]
-                clauses.append(and_(*eq, keys[i] > after[i]))
-            stmt = stmt.where(or_(*clauses))
+        clauses = []
+        for i in range(len(keys)):
+            eq = [keys[j] == after[j] for j in range(i)]
+            clauses.append(and_(*eq, keys[i] > after[i]))
+        stmt = stmt.where(or_(*clauses))
     stmt = stmt.order_by(*keys).limit(size + 1)
     rows = list((await session.scalars(stmt)).all())
     next_token = ""
