@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 import grpc
@@ -23,8 +24,11 @@ from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
 from vecflow.jobs.watch import JobWatcher
 from vecflow.metrics import MetricsServer
+from vecflow.pipeline.chunk import tokenizer_json
 from vecflow.pipeline.embed import embedder_from_settings
 from vecflow.pipeline.fetch import FetchPolicy
+from vecflow.pipeline.parse import ParseLimits
+from vecflow.pipeline.parse_worker import ParsePool
 from vecflow.services.auth import AuthService, IssuedKey
 from vecflow.services.documents import DocumentService
 from vecflow.services.idempotency import IdempotencyService
@@ -97,11 +101,22 @@ class App:
         self.write_guard = WriteGuard(settings.watch_write_timeout_seconds)
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.parsed = ParsedStore(settings.data_dir / "parsed")
+        self.parser = ParsePool(
+            workers=settings.parse_workers or min(4, os.cpu_count() or 1),
+            memory_bytes=settings.parse_memory_bytes,
+            timeout_seconds=settings.parse_timeout_seconds,
+            limits=ParseLimits(
+                max_characters=settings.parse_max_characters,
+                max_expanded_bytes=settings.parse_max_expanded_bytes,
+            ),
+            tokenizer_json=lambda: tokenizer_json(self.embedder.tokenizer),
+        )
         self.documents = DocumentService(
             self.db,
             self.engine,
             self.blobs,
             self.parsed,
+            self.parser,
             self.embedder,
             FetchPolicy(
                 max_bytes=settings.max_upload_bytes,
@@ -231,6 +246,7 @@ class App:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.indexing.close()
+        await self.parser.close()
         await self.embedder.close()
         if self.metrics is not None:
             self.metrics.close()

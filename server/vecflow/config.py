@@ -100,6 +100,11 @@ class Settings:
     max_item_payload_bytes: int = 64 * 1024
     sweep_seconds: float = 300.0
     warm_up: bool = True
+    parse_workers: int = 0  # 0: one per core, up to 4
+    parse_memory_bytes: int = 1024 * MIB
+    parse_timeout_seconds: float = 900.0
+    parse_max_characters: int = 32_000_000
+    parse_max_expanded_bytes: int = 256 * MIB
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -151,6 +156,11 @@ class Settings:
             "max_item_payload_bytes": _int(env, "VECFLOW_MAX_ITEM_PAYLOAD_BYTES", 64 * 1024, minimum=64),
             "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
             "warm_up": _bool(env, "VECFLOW_WARM_UP", True),
+            "parse_workers": _int(env, "VECFLOW_PARSE_WORKERS", 0, minimum=0),
+            "parse_memory_bytes": _int(env, "VECFLOW_PARSE_MEMORY_BYTES", 1024 * MIB, minimum=64 * MIB),
+            "parse_timeout_seconds": _float(env, "VECFLOW_PARSE_TIMEOUT_SECONDS", 900.0, minimum=1.0),
+            "parse_max_characters": _int(env, "VECFLOW_PARSE_MAX_CHARACTERS", 32_000_000, minimum=1000),
+            "parse_max_expanded_bytes": _int(env, "VECFLOW_PARSE_MAX_EXPANDED_BYTES", 256 * MIB, minimum=MIB),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import bisect
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -26,6 +26,7 @@ import numpy as np
 
 MIN_CHUNK_TOKENS = 16
 BLOCK_CHARS = 32_768
+_ENCODE_GROUP = 64  # blocks per encode_batch call
 _BLOCK_SEARCH = 4_096  # how far past a block's nominal end to look for whitespace to cut at
 _SNAP_TOKENS = 16  # how far a window's start may move back to reach the start of a word
 
@@ -117,13 +118,21 @@ class _Tokens:
         return len(self.starts)
 
 
+def _encoded(blocks: list[tuple[int, str]], backend: Any) -> Iterator[tuple[int, Any]]:
+    """(offset, encoding) of each block, encoded a group at a time: a long text never has all of its
+    Rust encodings (tens of bytes a token) alive at once."""
+    for first in range(0, len(blocks), _ENCODE_GROUP):
+        group = blocks[first : first + _ENCODE_GROUP]
+        encodings = backend.encode_batch([block for _, block in group], add_special_tokens=False)
+        yield from zip((base for base, _ in group), encodings, strict=True)
+
+
 def _tokenize(text: str, tokenizer: Any) -> _Tokens:
-    blocks = _blocks(text)
-    encodings = _backend(tokenizer).encode_batch([block for _, block in blocks], add_special_tokens=False)
+    backend = _backend(tokenizer)
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     word_starts: list[np.ndarray] = []
-    for (base, _), encoding in zip(blocks, encodings, strict=True):
+    for base, encoding in _encoded(_blocks(text), backend):
         pairs = encoding.offsets
         if not pairs:
             continue
@@ -146,6 +155,11 @@ def _tokenize(text: str, tokenizer: Any) -> _Tokens:
         empty = np.zeros(0, dtype=np.int64)
         return _Tokens(empty, empty, np.zeros(0, dtype=bool))
     return _Tokens(np.concatenate(starts), np.concatenate(ends), np.concatenate(word_starts))
+
+
+def tokenizer_json(tokenizer: Any) -> str:
+    """`tokenizer` as tokenizers JSON, to rebuild it in another process (`tokenizers.Tokenizer.from_str`)."""
+    return str(_backend(tokenizer).to_str())
 
 
 def count_tokens(text: str, tokenizer: Any) -> int:

@@ -1,7 +1,7 @@
 """Document parsing: a file on disk and its media type in, text with structure out.
 
-`parse_document` is synchronous and CPU-bound; callers run it in a worker
-thread. It returns a `ParsedDocument`: the text (what gets chunked and
+`parse_document` is synchronous and CPU-bound; the server runs it in a worker
+process (`vecflow.pipeline.parse_worker`) under a memory budget. It returns a `ParsedDocument`: the text (what gets chunked and
 embedded), page spans into that text, metadata and any tables found. Formats:
 
 - PDF: pypdf, falling back to pdfminer.six when pypdf cannot read the file or
@@ -26,7 +26,8 @@ Failures raise `ParseError`, whose `code` is one of:
 - ``EMPTY_FILE``: the file has 0 bytes, or its text is only whitespace (also a
   DOCX, HTML page or JSON value with no text in it).
 - ``CORRUPT_FILE``: the file is damaged: a truncated or malformed PDF that
-  neither pypdf nor pdfminer.six can read, a DOCX that is not a readable ZIP
+  neither pypdf nor pdfminer.six can read (or whose pages fail to read, for
+  example objects nested too deep to walk), a DOCX that is not a readable ZIP
   package or lacks its document part, invalid JSON, malformed CSV.
 - ``ENCRYPTED_DOCUMENT``: a password-protected PDF that does not open with an
   empty password, or a password-protected DOCX (which Office stores as an
@@ -35,6 +36,9 @@ Failures raise `ParseError`, whose `code` is one of:
   image-only); OCR is not supported.
 - ``UNDECODABLE_TEXT``: a text format (plain text, Markdown, HTML, CSV, JSON)
   whose bytes are not text in any common encoding (binary data).
+- ``DOCUMENT_TOO_LARGE``: the document is over a `ParseLimits` limit: more
+  characters of text than ``max_characters``, or an archive-based format
+  (DOCX) whose members unpack, as actually read, past ``max_expanded_bytes``.
 - ``UNSUPPORTED_TYPE``: a media type outside `vecflow.pipeline.detect.SUPPORTED`,
   or a legacy Word 97-2003 file passed as DOCX.
 
@@ -76,6 +80,7 @@ from vecflow.pipeline.detect import (
 
 __all__ = [
     "CORRUPT_FILE",
+    "DOCUMENT_TOO_LARGE",
     "EMPTY_FILE",
     "ENCRYPTED_DOCUMENT",
     "NO_TEXT_LAYER",
@@ -84,6 +89,7 @@ __all__ = [
     "DocumentMetadata",
     "PageSpan",
     "ParseError",
+    "ParseLimits",
     "ParsedDocument",
     "Table",
     "language_of",
@@ -96,6 +102,7 @@ ENCRYPTED_DOCUMENT = "ENCRYPTED_DOCUMENT"
 NO_TEXT_LAYER = "NO_TEXT_LAYER"
 UNDECODABLE_TEXT = "UNDECODABLE_TEXT"
 UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 
 
 @dataclass
@@ -148,17 +155,37 @@ class ParseError(Exception):
 
 SUPPORTED_NAMES = "PDF, DOCX, HTML, Markdown, plain text, CSV and JSON"
 _SAMPLE = 64 * 1024  # bytes used to guess an encoding
-_MAX_DOCX_EXPANDED = 1 << 30  # a DOCX that unzips to more than this is refused (zip bomb)
 _LANGDETECT_SEED = 0
+_TEXT_TYPES = frozenset({PLAIN, MARKDOWN, CSV, TSV, JSON})  # formats whose text is about as long as the file
+_ZIP_READ = 1 << 20  # bytes a zip member is read by when its real size is measured
 
 
-def parse_document(path: Path, content_type: str, *, detect_language: bool = True) -> ParsedDocument:
+@dataclass(frozen=True)
+class ParseLimits:
+    """How much one document may make a parser hold (`VECFLOW_PARSE_MAX_*`; see README, "Limits")."""
+
+    max_characters: int = 32_000_000  # characters of extracted text
+    max_expanded_bytes: int = 256 * 1024 * 1024  # bytes an archive (DOCX) unpacks to, as read
+
+
+def _too_large(what: str, limit: int, unit: str, setting: str) -> ParseError:
+    return ParseError(
+        DOCUMENT_TOO_LARGE,
+        f"The {what} is over the limit of {limit:,} {unit} per document. Split it into smaller documents, "
+        f"or ask the operator to raise {setting}.",
+    )
+
+
+def parse_document(
+    path: Path, content_type: str, *, detect_language: bool = True, limits: ParseLimits | None = None
+) -> ParsedDocument:
     """Parse the file at `path` as `content_type` (parameters such as ``charset=`` are honoured).
 
     A language the document does not declare is detected from its text unless `detect_language` is
     False (the ingestion path leaves that to the extract job: it costs more than parsing a small file).
-    Raises `ParseError` for documents that cannot be parsed; see the module docstring.
+    Raises `ParseError` for documents that cannot be parsed or are over `limits`; see the module docstring.
     """
+    limits = limits or ParseLimits()
     media_type = normalize_media_type(content_type)
     parser = _PARSERS.get(media_type)
     if parser is None:
@@ -168,9 +195,14 @@ def parse_document(path: Path, content_type: str, *, detect_language: bool = Tru
             f"Files of type {shown} cannot be parsed. Convert the document to one of the supported formats "
             f"({SUPPORTED_NAMES}) and upload it again.",
         )
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise ParseError(EMPTY_FILE, "The file is empty (0 bytes). Upload a file that has content.")
-    document = parser(path, _charset_param(content_type))
+    if media_type in _TEXT_TYPES and size > 4 * limits.max_characters:  # any encoding: >= 1 character per 4 bytes
+        raise _too_large("text", limits.max_characters, "characters", "VECFLOW_PARSE_MAX_CHARACTERS")
+    document = parser(path, _charset_param(content_type), limits)
+    if len(document.text) > limits.max_characters:
+        raise _too_large("text", limits.max_characters, "characters", "VECFLOW_PARSE_MAX_CHARACTERS")
     document.content_type = media_type
     meta = document.metadata
     if meta.language is None and detect_language:
@@ -493,6 +525,16 @@ class _PdfText:
     modified: str | None = None
     language: str | None = None
     complete: bool = True  # False when some pages failed to extract
+    error: str = ""  # why the first page that failed did
+
+    def failed(self, exc: BaseException) -> None:
+        self.pages.append("")
+        if self.complete:
+            self.complete = False
+            if isinstance(exc, RecursionError):
+                self.error = "its objects are nested too deeply to read"
+            else:
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
 
     @property
     def chars(self) -> int:
@@ -518,6 +560,7 @@ def _corrupt_pdf(detail: object) -> ParseError:
 def _pdf_with_pypdf(path: Path) -> _PdfText:
     import pypdf
     from pypdf.errors import DependencyError
+    from pypdf.generic import ArrayObject, StreamObject
 
     reader = pypdf.PdfReader(path)
     if reader.is_encrypted:
@@ -530,10 +573,13 @@ def _pdf_with_pypdf(path: Path) -> _PdfText:
     result = _PdfText(pages=[], parser=_library("pypdf"))
     for page in reader.pages:
         try:
+            contents = page.get("/Contents")
+            contents = contents.get_object() if contents is not None else None
+            if contents is not None and not isinstance(contents, (StreamObject, ArrayObject)):
+                raise ValueError(f"a page's /Contents is a {type(contents).__name__}, not a content stream")
             result.pages.append(_clean(page.extract_text()))
-        except Exception:
-            result.pages.append("")
-            result.complete = False
+        except Exception as exc:
+            result.failed(exc)
     try:
         info = reader.metadata or {}
         result.title = _text_or_none(info.get("/Title"))
@@ -585,9 +631,8 @@ def _pdf_with_pdfminer(path: Path) -> _PdfText:
                 layout = device.get_result()
                 text = "".join(item.get_text() for item in layout if isinstance(item, LTTextContainer))
                 result.pages.append(_clean(text))
-            except Exception:
-                result.pages.append("")
-                result.complete = False
+            except Exception as exc:
+                result.failed(exc)
         try:
             info: dict[str, Any] = {}
             for entry in document.info:
@@ -602,7 +647,7 @@ def _pdf_with_pdfminer(path: Path) -> _PdfText:
     return result
 
 
-def _parse_pdf(path: Path, charset: str | None) -> ParsedDocument:
+def _parse_pdf(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
     with path.open("rb") as fp:
         start = fp.read(1024)
     if b"%PDF-" not in start:
@@ -640,6 +685,8 @@ def _parse_pdf(path: Path, charset: str | None) -> ParsedDocument:
             result = fallback
     if result is None or not result.pages:
         raise _corrupt_pdf("it has no pages")
+    if result.chars == 0 and not result.complete:  # the pages failed to read: damaged, not scanned
+        raise _corrupt_pdf(f"pages could not be read: {result.error}")
     if result.chars == 0:
         count = len(result.pages)
         raise ParseError(
@@ -825,7 +872,21 @@ def _docx_title_paragraph(document: Any) -> str | None:
     return found.get("title") or found.get("heading 1")
 
 
-def _parse_docx(path: Path, charset: str | None) -> ParsedDocument:
+def _measure_zip(archive: zipfile.ZipFile, limit: int) -> None:
+    """Unpack every member in small reads, counting the bytes that really come out (headers can lie) and
+    checking each CRC, before a library reads the package whole."""
+    total = 0
+    for info in archive.infolist():
+        if info.file_size > limit:  # declared over the limit: no need to read it
+            raise _too_large("DOCX package", limit, "bytes unpacked", "VECFLOW_PARSE_MAX_EXPANDED_BYTES")
+        with archive.open(info) as member:
+            while chunk := member.read(_ZIP_READ):
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large("DOCX package", limit, "bytes unpacked", "VECFLOW_PARSE_MAX_EXPANDED_BYTES")
+
+
+def _parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
     with path.open("rb") as fp:
         magic = fp.read(8)
     if magic == _OLE_MAGIC:
@@ -845,13 +906,11 @@ def _parse_docx(path: Path, charset: str | None) -> ParsedDocument:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            expanded = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            if "word/document.xml" not in names and "[Content_Types].xml" not in names:
+                raise _corrupt_docx("the ZIP package has no Word document in it")
+            _measure_zip(archive, limits.max_expanded_bytes)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError) as exc:
         raise _corrupt_docx(f"the ZIP package cannot be read: {exc}") from exc
-    if "word/document.xml" not in names and "[Content_Types].xml" not in names:
-        raise _corrupt_docx("the ZIP package has no Word document in it")
-    if expanded > _MAX_DOCX_EXPANDED:
-        raise _corrupt_docx("it unpacks to more than 1 GiB, which no real document does")
 
     import docx
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
@@ -1136,7 +1195,7 @@ def _html_metadata(soup: Any) -> DocumentMetadata:
     return meta
 
 
-def _parse_html(path: Path, charset: str | None) -> ParsedDocument:
+def _parse_html(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
     from bs4 import BeautifulSoup
 
     data = path.read_bytes()
@@ -1195,7 +1254,7 @@ def _text_metadata(text: str, *, markdown: bool) -> DocumentMetadata:
     return meta
 
 
-def _parse_text(path: Path, charset: str | None, *, markdown: bool) -> ParsedDocument:
+def _parse_text(path: Path, charset: str | None, limits: ParseLimits, *, markdown: bool) -> ParsedDocument:
     what = "Markdown file" if markdown else "text file"
     text = _require_text(_clean(_decode_text(path.read_bytes(), charset, what)), what)
     return ParsedDocument(
@@ -1254,7 +1313,7 @@ def _csv_rows(path: Path, charset: str | None, delimiter: str | None) -> Iterato
             ) from exc
 
 
-def _parse_csv(path: Path, charset: str | None, *, delimiter: str | None = None) -> ParsedDocument:
+def _parse_csv(path: Path, charset: str | None, limits: ParseLimits, *, delimiter: str | None = None) -> ParsedDocument:
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[str] = []
@@ -1327,7 +1386,7 @@ def _json_lines(value: Any) -> list[str]:
     return lines
 
 
-def _parse_json(path: Path, charset: str | None) -> ParsedDocument:
+def _parse_json(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
     source = _decode_text(path.read_bytes(), charset, "JSON file")
     if not source.strip():
         raise ParseError(EMPTY_FILE, "The JSON file contains only whitespace. Upload a file that has content.")
@@ -1357,14 +1416,14 @@ def _parse_json(path: Path, charset: str | None) -> ParsedDocument:
     )
 
 
-_PARSERS: dict[str, Callable[[Path, str | None], ParsedDocument]] = {
+_PARSERS: dict[str, Callable[[Path, str | None, ParseLimits], ParsedDocument]] = {
     PDF: _parse_pdf,
     DOCX: _parse_docx,
     HTML: _parse_html,
-    MARKDOWN: lambda path, charset: _parse_text(path, charset, markdown=True),
-    PLAIN: lambda path, charset: _parse_text(path, charset, markdown=False),
+    MARKDOWN: lambda path, charset, limits: _parse_text(path, charset, limits, markdown=True),
+    PLAIN: lambda path, charset, limits: _parse_text(path, charset, limits, markdown=False),
     CSV: _parse_csv,
-    TSV: lambda path, charset: _parse_csv(path, charset, delimiter="\t"),
+    TSV: lambda path, charset, limits: _parse_csv(path, charset, limits, delimiter="\t"),
     JSON: _parse_json,
 }
 assert set(_PARSERS) == SUPPORTED

@@ -7,8 +7,8 @@ and the type say so. Parse results are kept on disk (ParsedStore) with a row per
 
 from __future__ import annotations
 
+import asyncio
 import statistics
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +24,12 @@ from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.jobs.eventlog import SyncWrite
-from vecflow.pipeline.chunk import chunk_text, count_tokens
+from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.detect import detect_type, is_supported
 from vecflow.pipeline.embed import Embedder
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
-from vecflow.pipeline.parse import ParsedDocument, ParseError, language_of, parse_document
+from vecflow.pipeline.parse import ParseError, language_of
+from vecflow.pipeline.parse_worker import ParseCancelled, ParsePool
 from vecflow.services.auth import Principal
 from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
 from vecflow.storage import models as m
@@ -100,6 +101,7 @@ class DocumentService:
         engine: JobEngine,
         blobs: BlobStore,
         parsed: ParsedStore,
+        parser: ParsePool,
         embedder: Embedder,
         fetch_policy: FetchPolicy,
         max_upload_bytes: int,
@@ -109,6 +111,7 @@ class DocumentService:
         self.engine = engine
         self.blobs = blobs
         self.parsed = parsed
+        self.parser = parser
         self.embedder = embedder
         self.fetch_policy = fetch_policy
         self.max_upload_bytes = max_upload_bytes
@@ -347,67 +350,66 @@ class DocumentService:
     async def _parse(self, ctx: JobContext, row: Any) -> dict[str, Any]:
         path = self.blobs.path(row.uid)
         content_type = ctx.params.get("content_type") or row.content_type
-        async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
-
-            def parse() -> tuple[ParsedDocument, int, float]:  # one hop: parse, then count tokens
-                if not path.exists():
+        result_id = parse_result_id_for(ctx.job_id)
+        temp = self.parsed.temp_path(result_id)
+        try:
+            async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
+                if not await asyncio.to_thread(path.exists):
                     raise JobFailed(
                         "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
                     )
-                try:
-                    # The language is left to the extract job: detecting it costs more than parsing a small file.
-                    document = parse_document(path, content_type, detect_language=False)
+                try:  # in a worker process, under the memory and time budget (see vecflow.pipeline.parse_worker)
+                    summary = await self.parser.parse(
+                        path, content_type, temp, preview_chars=PREVIEW_CHARS, cancelled=ctx.cancel_requested
+                    )
                 except ParseError as err:
                     raise JobFailed(err.code, err.message) from None
-                # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
-                document.text = document.text.encode("utf-8", "replace").decode("utf-8")
-                started = time.perf_counter()
-                tokens = count_tokens(document.text, self.embedder.tokenizer)
-                return document, tokens, time.perf_counter() - started
-
-            document, tokens, tokenize_seconds = await ctx.to_thread(parse)
-            step.details.update(
-                parser=document.parser,
-                pages=len(document.pages),
-                characters=len(document.text),
-                tables=len(document.tables),
-                tokens=tokens,
-                model=self.embedder.name,
-                tokenize_ms=round(tokenize_seconds * 1000, 1),
-            )
-        result_id = parse_result_id_for(ctx.job_id)
-        async with ctx.step("store") as step:
-            size = await self.parsed.save(result_id, document)
-            values = {
-                "project_id": ctx.project_id,
-                "file_id": row.id,
-                "job_id": ctx.job_id,
-                "content_type": document.content_type,
-                "parser": document.parser,
-                "pages": len(document.pages),
-                "characters": len(document.text),
-                "tokens": tokens,
-                "text_preview": document.text[:PREVIEW_CHARS],
-            }
-
-            def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
-                now = utcnow()
-                if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
-                    write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
-                parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
-                write.conn.execute(
-                    _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
+                except ParseCancelled:
+                    raise JobCancelled() from None
+                step.details.update(
+                    parser=summary.parser,
+                    pages=summary.pages,
+                    characters=summary.characters,
+                    tables=summary.tables,
+                    tokens=summary.tokens,
+                    model=self.embedder.name,
+                    tokenize_ms=summary.tokenize_ms,
+                    peak_rss_bytes=summary.peak_rss_bytes,
                 )
+            async with ctx.step("store") as step:
+                size = await self.parsed.adopt(result_id, temp)
+                values = {
+                    "project_id": ctx.project_id,
+                    "file_id": row.id,
+                    "job_id": ctx.job_id,
+                    "content_type": summary.content_type,
+                    "parser": summary.parser,
+                    "pages": summary.pages,
+                    "characters": summary.characters,
+                    "tokens": summary.tokens,
+                    "text_preview": summary.text_preview,
+                }
 
-            await self.engine.events.transact(record)
-            step.details.update(parse_result_id=result_id, bytes=size)
+                def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
+                    now = utcnow()
+                    if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
+                        write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
+                    parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
+                    write.conn.execute(
+                        _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
+                    )
+
+                await self.engine.events.transact(record)
+                step.details.update(parse_result_id=result_id, bytes=size)
+        finally:
+            await asyncio.to_thread(temp.unlink, True)  # gone already when adopted
         return {
             "parse_result_id": result_id,
             "file_id": row.id,
-            "content_type": document.content_type,
-            "pages": len(document.pages),
-            "characters": len(document.text),
-            "tokens": tokens,
+            "content_type": summary.content_type,
+            "pages": summary.pages,
+            "characters": summary.characters,
+            "tokens": summary.tokens,
         }
 
     async def _load_parsed(self, ctx: JobContext) -> tuple[m.ParseResult, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,20 @@ class ParsedStore:
             return len(raw)
 
         return await asyncio.to_thread(write)
+
+    def temp_path(self, parse_result_id: str) -> Path:
+        """Where a parse worker writes a result before `adopt` makes it the stored one."""
+        return self.root / f".{parse_result_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+
+    async def adopt(self, parse_result_id: str, temp: Path) -> int:
+        """Make the JSON written at `temp` (see `temp_path`) the stored result; returns its size in bytes."""
+
+        def move() -> int:
+            size = temp.stat().st_size
+            os.replace(temp, self.path(parse_result_id))
+            return size
+
+        return await asyncio.to_thread(move)
 
     def read(self, parse_result_id: str) -> dict[str, Any] | None:
         """The stored document, or None if there is none (blocking: call it from a worker thread)."""
