@@ -568,6 +568,18 @@ def test_cli_upload_folder_live_then_summary(served: ServerProcess, tmp_path: Pa
     again = vecflow(served, "upload", str(single), "--kb", "cli-docs")
     assert again.returncode == 1 and "NAME_TAKEN" in again.stdout
 
+    # --replace: only what changed is parsed again; the summary counts new, replaced and unchanged files.
+    (docs / "animals.txt").write_text("Octopuses changed: they now have four hearts in this version.")
+    (docs / "new.txt").write_text("A file that was not there before.")
+    (docs / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    redo = vecflow(served, "upload", str(docs), "--kb", "cli-docs", "--replace")
+    assert redo.returncode == 0, redo.stdout + redo.stderr
+    assert "2 new, 1 replaced, 3 unchanged" in redo.stderr, redo.stderr
+    lines = {line.split()[1]: line for line in redo.stdout.splitlines() if line[:1] in "↑↻="}
+    assert lines["handbook/animals.txt"].startswith("↻ ") and "parse job job_" in lines["handbook/animals.txt"]
+    assert lines["handbook/notes/astronomy.md"].startswith("= ") and "unchanged" in lines["handbook/notes/astronomy.md"]
+    assert "not parsed: image/png is not a type vecflow parses" in lines["handbook/picture.png"]
+
 
 def test_cli_stores_add_then_search(served: ServerProcess) -> None:
     with VecflowSyncClient(served.address, BOOTSTRAP_KEY) as client:
@@ -602,6 +614,35 @@ def test_cli_stores_add_then_search(served: ServerProcess) -> None:
     assert len(batches) == 3 and {f["status"] for f in batches} == {"VECTOR_STORE_FILE_STATUS_COMPLETED"}
     got = vecflow(served, "batches", "get", store_id, batches[0]["batch_id"], "--json")
     assert json.loads(got.stdout)["file_counts"]["completed"] == "3"
+
+    # set-attributes: merged into the current ones, values read as JSON where they are; filters see them.
+    animals_id = next(
+        f["id"]
+        for f in json_lines(vecflow(served, "kb", "ls", "shelf", "--json").stdout)
+        if f.get("name") == "animals.txt"
+    )
+    changed = vecflow(served, "stores", "set-attributes", "shelf-store", animals_id, "year=2024", "topic=zoology")
+    assert changed.returncode == 0, changed.stderr
+    assert 'shelf="science"' in changed.stdout and "year=2024" in changed.stdout and 'topic="zoology"' in changed.stdout
+    zoo = vecflow(served, "search", store_id, "hearts", "--filter", "year >= 2020", "--json")
+    assert {h["file_name"] for h in json_lines(zoo.stdout)} == {"animals.txt"}
+    assert vecflow(served, "stores", "set-attributes", "shelf-store", animals_id, "oops").returncode == 2
+
+    # kb rm: a typo deletes nothing; a directory needs --recursive; deleted files leave the store at once.
+    typo = vecflow(served, "kb", "rm", "shelf", "animals.txt", "nope.txt")
+    assert typo.returncode == 2 and "nope.txt: no such file or directory" in typo.stderr
+    refused = vecflow(served, "kb", "rm", "shelf", "notes")
+    assert refused.returncode == 2 and "--recursive" in refused.stderr
+    assert len(json_lines(vecflow(served, "stores", "files", store_id, "--json").stdout)) == 3
+    gone = vecflow(served, "kb", "rm", "shelf", "animals.txt", "notes", "--recursive", "--json")
+    assert gone.returncode == 0, gone.stderr
+    assert [(d["deleted"], d["path"]) for d in json_lines(gone.stdout)] == [
+        ("file", "animals.txt"),
+        ("directory", "notes"),
+    ]
+    assert json_lines(vecflow(served, "stores", "files", store_id, "--json").stdout) == []
+    after = vecflow(served, "search", store_id, "which animal has three hearts", "--json")
+    assert after.returncode == 0 and json_lines(after.stdout) == []
 
 
 def test_cli_tasks_create_from_jsonl(served: ServerProcess, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ async def test_migrations_match_models_and_are_repeatable(database_url: str) -> 
     try:
         await migrate.upgrade(db)
         await migrate.upgrade(db)  # a second start on an up-to-date database changes nothing
-        assert await migrate.current_revision(db) == "0002"
+        assert await migrate.current_revision(db) == "0003"
 
         def diff(conn: object) -> list:
             return compare_metadata(MigrationContext.configure(conn), Base.metadata)  # type: ignore[arg-type]

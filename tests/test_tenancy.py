@@ -125,9 +125,12 @@ def _request_with_ids(method: Any, ids: dict[str, str]) -> Any:
         values["request_id"] = UUID
     if "query" in fields:
         values["query"] = "hello"
-    if "update_mask" in fields:
+    if "update_mask" in fields and "name" in fields:
         values["update_mask"] = "name"
         values["name"] = "renamed"
+    elif "update_mask" in fields:
+        values["update_mask"] = "attributes"
+        values["attributes"] = {"shelf": "renamed"}
     if method.name == "UploadFile":
         return request.__class__(metadata=kb_pb2.UploadFileMetadata(kb_id=ids["kb_id"], name="x.txt"))
     return json_format.ParseDict(values, request)

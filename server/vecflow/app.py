@@ -36,6 +36,7 @@ from vecflow.services.indexing import IndexingService
 from vecflow.services.jobs import JobQueryService
 from vecflow.services.knowledge_bases import KnowledgeBaseService
 from vecflow.services.parse import ParseResultService
+from vecflow.services.purge import FilePurge, reclaim_contents
 from vecflow.services.upsertion_tasks import UpsertionTaskService
 from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
 from vecflow.storage import migrate, paging
@@ -76,7 +77,6 @@ class App:
         self.db = Database(settings.database_url)
         self.auth = AuthService(self.db, cache_seconds=settings.auth_cache_seconds)
         self.idempotency = IdempotencyService(self.db, settings.idempotency_ttl_seconds)
-        self.knowledge_bases = KnowledgeBaseService(self.db)
         self.embedder = embedder_from_settings(
             settings.embedding_model,
             settings.embedding_endpoint,
@@ -126,6 +126,7 @@ class App:
             ),
             settings.max_upload_bytes,
             self._chunk_limits,
+            reindex=lambda project_id, file_id: self.indexing.reindex_file(project_id, file_id),
         )
         self.indexing = IndexingService(
             self.db,
@@ -137,6 +138,8 @@ class App:
             settings.max_batch_files,
             settings.max_search_results,
         )
+        self.purge = FilePurge(self.db, self.engine, self.parsed, self.indexing.ready)
+        self.knowledge_bases = KnowledgeBaseService(self.db, self.purge)
         self.sweeper: asyncio.Task[None] | None = None
         self.warmer: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
@@ -273,6 +276,12 @@ class App:
                     log.info("expired vector stores", extra={"count": expired})
             except Exception:
                 log.exception("the expiry sweep failed")
+            try:
+                removed, freed = await reclaim_contents(self.db, self.blobs, self.settings.content_grace_seconds)
+                if removed:
+                    log.info("reclaimed file contents", extra={"contents": removed, "bytes": freed})
+            except Exception:
+                log.exception("reclaiming file contents failed")
 
     async def wait(self) -> None:
         if self.server is not None:

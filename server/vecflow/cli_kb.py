@@ -1,4 +1,4 @@
-"""`vecflow kb create|list|get|delete|mkdir|ls`: knowledge bases and their directories."""
+"""`vecflow kb create|list|get|delete|mkdir|ls|rm`: knowledge bases, their directories and files."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("kb")
     p.add_argument("path")
     p.add_argument("-p", "--parents", action="store_true", help="no error if it exists")
+    p = add_command(ksub, "rm", help="delete files or directories (their chunks leave every vector store)")
+    p.add_argument("kb")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a file (dir/name) or, with --recursive, a directory")
+    p.add_argument("--recursive", "-r", action="store_true", help="delete directories with everything in them")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
     p = add_command(ksub, "ls", help="list the directories and files of a directory")
     p.add_argument("kb")
     p.add_argument("directory", nargs="?", default="")
@@ -135,6 +140,8 @@ async def handle(session: Session, client: VecflowClient) -> int:
         else:
             session.line(f"created {reply.directory.path}/  {reply.directory.id}")
         return EXIT_OK
+    if command == "rm":
+        return await remove(session, client, kb, args.paths, args.recursive)
     # ls
     directory = args.directory.strip("/")
     rows: list[tuple[str, ...]] = []
@@ -155,6 +162,57 @@ async def handle(session: Session, client: VecflowClient) -> int:
         rows.append((name, fmt_bytes(f.content_length), f.content_type, state, f.id))
     if not session.json:
         session.table(["name", "size", "type", "parse", "id"], rows)
+    return EXIT_OK
+
+
+async def remove(
+    session: Session, client: VecflowClient, kb: kb_pb2.KnowledgeBase, paths: list[str], recursive: bool
+) -> int:
+    """Delete each path: a file, or (with `recursive`) a directory tree. Every path is looked up first, so a
+    typo deletes nothing."""
+    targets: list[tuple[str, str, str]] = []  # (kind, path, file id)
+    for raw in paths:
+        path = raw.strip("/")
+        parent, _, leaf = path.rpartition("/")
+        found = None
+        async for f in client.iter_files(kb.id, parent, page_size=500):
+            if f.name == leaf:
+                found = f
+                break
+        if found is not None:
+            targets.append(("file", path, found.id))
+        elif path and await client.is_directory(kb.id, path):
+            if not recursive:
+                session.note(f"{path}/ is a directory: pass --recursive to delete it with everything in it")
+                return EXIT_ERROR
+            targets.append(("directory", path, ""))
+        else:
+            session.note(f"{path}: no such file or directory in knowledge base {kb.name}")
+            return EXIT_ERROR
+    shown = ", ".join(p + ("/" if kind == "directory" else "") for kind, p, _ in targets)
+    if not confirm(session, f"delete {shown} from knowledge base {kb.name}?"):
+        session.note("not deleted")
+        return EXIT_ERROR
+    for kind, path, file_id in targets:
+        if kind == "file":
+            await client.knowledge_bases.DeleteFile(kb_pb2.DeleteFileRequest(file_id=file_id))
+            done: dict[str, Any] = {"deleted": "file", "path": path, "file_id": file_id}
+        else:
+            reply = await client.knowledge_bases.DeleteDirectory(
+                kb_pb2.DeleteDirectoryRequest(kb_id=kb.id, path=path, recursive=True)
+            )
+            done = {
+                "deleted": "directory",
+                "path": path,
+                "files": reply.deleted_files,
+                "directories": reply.deleted_directories,
+            }
+        if session.json:
+            session.emit(done)
+        elif kind == "file":
+            session.line(f"deleted {path}")
+        else:
+            session.line(f"deleted {path}/ ({done['files']} files, {done['directories']} directories)")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from vecflow import cli_progress as ui
@@ -62,6 +63,16 @@ def add_parser(sub: Any) -> None:
     p = add_command(ssub, "files", help="the files of a vector store")
     p.add_argument("store")
     p.add_argument("--status", choices=FILE_STATUSES)
+    p = add_command(
+        ssub,
+        "set-attributes",
+        help="change a file's attributes in a store (no re-embedding); other attributes are kept",
+    )
+    p.add_argument("store")
+    p.add_argument("file_id")
+    p.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="VALUE is read as JSON when it is (2024, true)")
+    p.add_argument("--unset", action="append", default=[], metavar="KEY", help="remove this attribute")
+    p.add_argument("--clear", action="store_true", help="start from no attributes instead of the current ones")
     p = add_command(
         ssub,
         "add",
@@ -320,6 +331,8 @@ async def handle(session: Session, client: VecflowClient) -> int:
     if command == "files":
         await list_files(session, client.iter_vector_store_files(store.id, status=args.status, page_size=500))
         return EXIT_OK
+    if command == "set-attributes":
+        return await set_attributes(session, client, store)
     # delete
     if not confirm(session, f"delete vector store {store.name} ({store.id}) and all its vectors?"):
         session.note("not deleted")
@@ -329,6 +342,45 @@ async def handle(session: Session, client: VecflowClient) -> int:
         session.emit({"deleted": store.id})
     else:
         session.line(f"deleted vector store {store.id}  {store.name}")
+    return EXIT_OK
+
+
+def attribute_value(text: str) -> Any:
+    """A KEY=VALUE value: JSON when it parses as a number, boolean, null, list or object, else the text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if not isinstance(value, str) else text
+
+
+async def set_attributes(session: Session, client: VecflowClient, store: vs_pb2.VectorStore) -> int:
+    args = session.args
+    changes: dict[str, Any] = {}
+    for pair in args.pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            session.note(f"{pair!r} is not KEY=VALUE")
+            return EXIT_ERROR
+        changes[key] = attribute_value(value)
+    current = (
+        await client.vector_stores.GetVectorStoreFile(
+            vs_pb2.GetVectorStoreFileRequest(vector_store_id=store.id, file_id=args.file_id)
+        )
+    ).file
+    attributes = {} if args.clear else struct_dict(current.attributes)
+    attributes.update(changes)
+    for key in args.unset:
+        attributes.pop(key, None)
+    request = vs_pb2.UpdateVectorStoreFileRequest(vector_store_id=store.id, file_id=args.file_id)
+    request.attributes.update(attributes)
+    request.update_mask.paths.append("attributes")
+    updated = (await client.vector_stores.UpdateVectorStoreFile(request)).file
+    if session.json:
+        session.emit(updated)
+    else:
+        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(struct_dict(updated.attributes).items()))
+        session.line(f"{updated.file_id} in {store.name}: {shown or '(no attributes)'}")
     return EXIT_OK
 
 

@@ -36,6 +36,7 @@ from vecflow.cli_common import (
     resolve_kb,
     rpc_text,
     run,
+    short,
     struct_dict,
     to_dict,
 )
@@ -70,6 +71,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dir", dest="directory", default="", help="directory in the knowledge base (created if missing)")
     p.add_argument("--url", action="append", default=[], help="a URL for the server to fetch (repeatable)")
     p.add_argument("--no-parse", action="store_true", help="store the files without parsing them")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="a file that exists takes the new content (parsed and re-indexed again); unchanged ones are left alone",
+    )
     p.add_argument("--wait", action="store_true", help="watch the parse jobs live, then print a summary")
     p.add_argument("--metadata", help="JSON object kept with every file")
     p.add_argument("--include-hidden", action="store_true", help="also upload files and folders starting with '.'")
@@ -88,6 +94,8 @@ class Item:
     file: kb_pb2.File | None = None
     job_id: str = ""
     error: tuple[str, str] | None = None
+    outcome: str = ""  # created | replaced | unchanged
+    skipped_because: str = ""  # why the server stored it without parsing
     job: job_pb2.Job | None = None
     steps_done: int = 0
     task: Any = None
@@ -164,6 +172,7 @@ async def upload_all(session: Session, client: VecflowClient, kb: kb_pb2.Knowled
                     url=item.url,
                     metadata=metadata,
                     parse=False if args.no_parse else None,
+                    replace=args.replace,
                     progress=moved,
                 )
             except grpc.aio.AioRpcError as err:
@@ -174,6 +183,14 @@ async def upload_all(session: Session, client: VecflowClient, kb: kb_pb2.Knowled
                 return
         item.file = reply.file
         item.job_id = reply.parse_job.id if reply.HasField("parse_job") else ""
+        item.outcome = short(kb_pb2.UploadOutcome, reply.outcome, "UPLOAD_OUTCOME_") if reply.outcome else "created"
+        if reply.file.parse_state == kb_pb2.PARSE_STATE_SKIPPED:
+            if args.no_parse:
+                item.skipped_because = "--no-parse"
+            elif not kb.auto_parse:
+                item.skipped_because = f"knowledge base {kb.name} does not parse uploads (auto-parse off)"
+            else:
+                item.skipped_because = f"{reply.file.content_type} is not a type vecflow parses"
         report_upload(session, item)
 
     with ui.live_area(session, progress):
@@ -202,6 +219,8 @@ def report_upload(session: Session, item: Item) -> None:
                     "path": item.kb_path,
                     "file": to_dict(item.file),
                     "parse_job_id": item.job_id,
+                    "outcome": item.outcome,
+                    "not_parsed_because": item.skipped_because or None,
                 }
             )
         return
@@ -209,8 +228,15 @@ def report_upload(session: Session, item: Item) -> None:
         session.line(f"✗ {item.kb_path}  upload failed: {item.error[0]}: {item.error[1]}", style="red")
         return
     assert item.file is not None
-    then = f"parse job {item.job_id}" if item.job_id else "not parsed"
-    session.line(f"↑ {item.kb_path}  {fmt_bytes(item.file.content_length)}  {item.file.id}  {then}")
+    if item.job_id:
+        then = f"parse job {item.job_id}"
+    elif item.outcome == "unchanged":
+        then = "unchanged (same content): nothing to do"
+    else:
+        then = f"not parsed: {item.skipped_because}" if item.skipped_because else "not parsed"
+    mark = {"replaced": "↻", "unchanged": "="}.get(item.outcome, "↑")
+    done = " replaced" if item.outcome == "replaced" else ""
+    session.line(f"{mark} {item.kb_path}{done}  {fmt_bytes(item.file.content_length)}  {item.file.id}  {then}")
 
 
 async def watch_all(session: Session, client: VecflowClient, items: list[Item]) -> None:
@@ -356,6 +382,12 @@ async def handle(session: Session, client: VecflowClient) -> int:
         return EXIT_OK
     await upload_all(session, client, kb, items)
     failed_uploads = [i for i in items if i.error]
+    if args.replace and not session.json:
+        counts = {kind: sum(1 for i in items if i.outcome == kind) for kind in ("created", "replaced", "unchanged")}
+        session.note(
+            f"{counts['created']} new, {counts['replaced']} replaced, {counts['unchanged']} unchanged"
+            + (f", {len(failed_uploads)} failed" if failed_uploads else "")
+        )
     if not args.wait:
         jobs = [i.job_id for i in items if i.job_id]
         if jobs and not session.json:

@@ -99,6 +99,7 @@ class Settings:
     max_search_results: int = 50
     max_item_payload_bytes: int = 64 * 1024
     sweep_seconds: float = 300.0
+    content_grace_seconds: float = 600.0
     warm_up: bool = True
     parse_workers: int = 0  # 0: one per core, up to 4
     parse_memory_bytes: int = 1024 * MIB
@@ -155,6 +156,7 @@ class Settings:
             "max_search_results": _int(env, "VECFLOW_MAX_SEARCH_RESULTS", 50, minimum=1),
             "max_item_payload_bytes": _int(env, "VECFLOW_MAX_ITEM_PAYLOAD_BYTES", 64 * 1024, minimum=64),
             "sweep_seconds": _float(env, "VECFLOW_SWEEP_SECONDS", 300.0, minimum=0.1),
+            "content_grace_seconds": _float(env, "VECFLOW_CONTENT_GRACE_SECONDS", 600.0),
             "warm_up": _bool(env, "VECFLOW_WARM_UP", True),
             "parse_workers": _int(env, "VECFLOW_PARSE_WORKERS", 0, minimum=0),
             "parse_memory_bytes": _int(env, "VECFLOW_PARSE_MEMORY_BYTES", 1024 * MIB, minimum=64 * MIB),

@@ -340,6 +340,7 @@ class VecflowClient:
         content_type: str = "",
         sha256: str = "",
         request_id: str = "",
+        replace: bool = False,
         timeout: float | None = None,  # noqa: ASYNC109 (a gRPC deadline, as on the stubs)
         progress: Callable[[int], None] | None = None,
     ) -> kb_pb2.UploadFileResponse:
@@ -347,9 +348,10 @@ class VecflowClient:
 
         `path_or_bytes` is a local path (streamed from disk in `chunk_size` pieces, never read
         whole), bytes, or a binary file object; or give `url` instead and the server fetches it.
-        `name` defaults to the path's or the URL's last segment. `directory` must exist (see
-        `ensure_directory`). `parse`: True / False / None (follow the knowledge base's auto_parse).
-        `progress(bytes_sent)` is called after each piece.
+        `name` defaults to the path's or the URL's last segment. Missing directories of `directory` are
+        created. `parse`: True / False / None (follow the knowledge base's auto_parse). `replace`: a file of
+        that name takes the new content (IF_EXISTS_REPLACE; the reply's `outcome` says REPLACED or
+        UNCHANGED) instead of ALREADY_EXISTS. `progress(bytes_sent)` is called after each piece.
 
         Retried on UNAVAILABLE like unary calls when the content can be read again. URL uploads
         are deduplicated by `request_id` on the server; for streamed content a retry that finds
@@ -372,6 +374,7 @@ class VecflowClient:
             content_type=content_type,
             sha256=sha256,
             request_id=request_id or str(uuid.uuid4()),
+            if_exists=kb_pb2.IF_EXISTS_REPLACE if replace else kb_pb2.IF_EXISTS_UNSPECIFIED,
         )
         if metadata is not None:
             meta.metadata.CopyFrom(_struct(metadata))
@@ -439,10 +442,11 @@ class VecflowClient:
             )
         except grpc.aio.AioRpcError as err:
             # ALREADY_EXISTS: a directory (fine) or a file (not fine) has that name.
-            if err.code() != grpc.StatusCode.ALREADY_EXISTS or not await self._is_directory(kb_id, path.strip("/")):
+            if err.code() != grpc.StatusCode.ALREADY_EXISTS or not await self.is_directory(kb_id, path.strip("/")):
                 raise
 
-    async def _is_directory(self, kb_id: str, path: str) -> bool:
+    async def is_directory(self, kb_id: str, path: str) -> bool:
+        """Whether `path` is a directory of the knowledge base."""
         parent, _, leaf = path.rpartition("/")
         async for directory in self.iter_directories(kb_id, parent):
             if directory.name == leaf:

@@ -175,6 +175,10 @@ class _Wrapping(grpc.aio.ServerInterceptor):
     def around(self, method: str, context: grpc.aio.ServicerContext) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
+    def prepare(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """The handler to wrap (a subclass may change how it decodes requests)."""
+        return handler
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -183,7 +187,7 @@ class _Wrapping(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method.startswith("/grpc."):
             return handler
-        return _wrap(handler, details.method, self.around)
+        return _wrap(self.prepare(handler, details.method), details.method, self.around)
 
 
 class RequestContextInterceptor(_Wrapping):
@@ -245,15 +249,8 @@ class ErrorMappingInterceptor(_Wrapping):
     """Domain errors become statuses with details; anything unexpected is INTERNAL and logged. Requests that
     cannot be decoded are INVALID_ARGUMENT (MALFORMED_REQUEST) rather than gRPC's own UNKNOWN."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or details.method.startswith("/grpc."):
-            return handler
-        return _wrap(_guard_decoding(handler, details.method), details.method, self.around)
+    def prepare(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        return _guard_decoding(handler, method)
 
     @asynccontextmanager
     async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:

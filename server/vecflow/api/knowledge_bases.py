@@ -20,6 +20,13 @@ from vecflow.v1 import knowledge_base_service_pb2_grpc as rpc
 Ctx = grpc.aio.ServicerContext
 
 
+UPLOAD_OUTCOMES = {
+    "created": pb.UPLOAD_OUTCOME_CREATED,
+    "replaced": pb.UPLOAD_OUTCOME_REPLACED,
+    "unchanged": pb.UPLOAD_OUTCOME_UNCHANGED,
+}
+
+
 class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
     def __init__(self, kbs: KnowledgeBaseService, documents: DocumentService, idempotency: IdempotencyService) -> None:
         self.kbs = kbs
@@ -83,6 +90,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             url=meta.url,
             content_type=meta.content_type,
             sha256=meta.sha256,
+            replace=meta.if_exists == pb.IF_EXISTS_REPLACE,
         )
         principal = call.principal()
         checked = await self.documents.check_upload(principal, spec)  # fail fast, before reading content
@@ -102,8 +110,8 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             content = chunks()
 
         async def produce() -> pb.UploadFileResponse:
-            row, job = await self.documents.upload(principal, checked, content)
-            reply = pb.UploadFileResponse(file=convert.file(row))
+            row, job, outcome = await self.documents.upload(principal, checked, content)
+            reply = pb.UploadFileResponse(file=convert.file(row), outcome=UPLOAD_OUTCOMES[outcome])
             if job is not None:
                 reply.parse_job.CopyFrom(convert.job(job))
             return reply

@@ -117,6 +117,23 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
         row = await self.stores.get_file(call.principal(), request.vector_store_id, request.file_id)
         return pb.GetVectorStoreFileResponse(file=convert.vector_store_file(row))
 
+    async def UpdateVectorStoreFile(
+        self, request: pb.UpdateVectorStoreFileRequest, context: Ctx
+    ) -> pb.UpdateVectorStoreFileResponse:
+        async def produce() -> pb.UpdateVectorStoreFileResponse:
+            row = await self.indexing.update_file(
+                call.principal(),
+                request.vector_store_id,
+                request.file_id,
+                list(request.update_mask.paths),
+                convert.from_struct(request.attributes, request.HasField("attributes"), "attributes"),
+            )
+            return pb.UpdateVectorStoreFileResponse(file=convert.vector_store_file(row))
+
+        return await idempotent(
+            self.idempotency, "UpdateVectorStoreFile", request, pb.UpdateVectorStoreFileResponse, produce
+        )
+
     async def DeleteVectorStoreFile(
         self, request: pb.DeleteVectorStoreFileRequest, context: Ctx
     ) -> pb.DeleteVectorStoreFileResponse:

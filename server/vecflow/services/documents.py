@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow import validation as v
-from vecflow.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from vecflow.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -48,6 +55,7 @@ MAX_TABLE_ROWS = 1000
 RESULTS = m.ParseResult.__table__
 FILES = m.File.__table__
 KBS = m.KnowledgeBase.__table__
+DIRS = m.Directory.__table__
 # Hot-path statements, built once: a parameter named like a column sets it (update).
 _RESULT_BY_ID = update(RESULTS).where(RESULTS.c.id == bindparam("result_id"))
 _FILE_BY_ID = update(FILES).where(FILES.c.id == bindparam("file_id"))
@@ -78,6 +86,7 @@ class UploadSpec:
     url: str = ""
     content_type: str = ""
     sha256: str = ""
+    replace: bool = False  # if_exists REPLACE: an existing file of that name takes the new content
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,10 @@ class DocumentService:
         fetch_policy: FetchPolicy,
         max_upload_bytes: int,
         limits: LimitsProvider,
+        reindex: Callable[[str, str], Awaitable[list[str]]] | None = None,
     ) -> None:
+        """`reindex(project_id, file_id)` re-adds a replaced file to every vector store that holds
+        it, returning the jobs it started (IndexingService.reindex_file)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -116,6 +128,7 @@ class DocumentService:
         self.fetch_policy = fetch_policy
         self.max_upload_bytes = max_upload_bytes
         self.limits = limits
+        self.reindex = reindex
         engine.register("parse", self._parse_job, on_cancel_unstarted=self._parse_cancelled)
         engine.register("extract", self._extract_job)
         engine.register("chunk", self._chunk_job)
@@ -130,15 +143,17 @@ class DocumentService:
         v.metadata("metadata.metadata", spec.metadata)
         if spec.sha256 and (len(spec.sha256) != 64 or any(c not in "0123456789abcdef" for c in spec.sha256.lower())):
             raise InvalidArgument.field("metadata.sha256", "must be 64 hexadecimal characters")
-        auto_parse = await self.db.read(
-            lambda conn: self._check_place(conn, caller.project_id, spec.kb_id, directory, name)
+        auto_parse, _, _ = await self.db.read(
+            lambda conn: self._check_place(conn, caller.project_id, spec.kb_id, directory, name, spec.replace)
         )
         return CheckedUpload(UploadSpec(**{**spec.__dict__, "directory": directory, "name": name}), auto_parse)
 
     async def upload(
         self, caller: Principal, upload: UploadSpec | CheckedUpload, content: AsyncIterator[bytes] | None
-    ) -> tuple[m.File, m.Job | None]:
-        """Store the content (streamed chunks, or the URL's body), record the file, maybe start parsing."""
+    ) -> tuple[m.File, m.Job | None, str]:
+        """Store the content (streamed chunks, or the URL's body), record the file (or, with `replace`, give an
+        existing one the new content), maybe start parsing. Returns the file, its parse job and the outcome:
+        "created", "replaced" or "unchanged"."""
         checked = upload if isinstance(upload, CheckedUpload) else await self.check_upload(caller, upload)
         spec = checked.spec
         if spec.url and content is not None:
@@ -177,9 +192,45 @@ class DocumentService:
             created_at=now,
             updated_at=now,
         )
+        outcome = "created"
+        replacing = None
+        wanted = parse  # the parse setting asked for; `parse` below: whether a parse job starts
+        if spec.replace:  # the file it replaces, read first so that the parse job is created for its id
+            replacing = await self.db.read(lambda conn: self._file_at(conn, spec.kb_id, spec.directory, spec.name))
+            if replacing is not None:
+                row.id = replacing.id
+                if self._same(replacing, row, wanted):
+                    parse = False  # unchanged: no parse job
 
         def insert(write: SyncWrite, job: m.Job | None = None) -> None:
-            self._check_place(write.conn, caller.project_id, spec.kb_id, spec.directory, spec.name)
+            nonlocal outcome
+            _, missing, existing = self._check_place(
+                write.conn, caller.project_id, spec.kb_id, spec.directory, spec.name, spec.replace
+            )
+            if (existing is None) != (replacing is None) or (existing is not None and existing.id != row.id):
+                raise Aborted(
+                    f"{spec.name!r} was created, replaced or deleted by another call during this upload; upload again",
+                    reason="CONCURRENT_CHANGE",
+                    metadata={"name": spec.name, "directory": spec.directory},
+                )
+            if existing is not None:
+                outcome = self._replace(write.conn, existing, row, wanted, job, spec.metadata is not None)
+                return
+            for path in missing:  # like mkdir -p; a concurrent upload may create the same ones
+                parent, _, name = path.rpartition("/")
+                repo.insert_ignoring_conflict(
+                    write.conn,
+                    DIRS,
+                    {
+                        "id": new_id("directory"),
+                        "project_id": caller.project_id,
+                        "kb_id": spec.kb_id,
+                        "path": path,
+                        "parent": parent,
+                        "name": name,
+                        "created_at": now,
+                    },
+                )
             if job is not None:
                 row.parse_job_id = job.id
             try:
@@ -189,16 +240,70 @@ class DocumentService:
 
         if not parse:
             await self.engine.events.transact(insert)
-            return row, None
+            return await self._recorded(row, outcome), None, outcome
         job = await self.engine.submit(
             caller.project_id,
             "parse",
             source_id=row.id,
-            params={"file_id": row.id},
+            # A replaced file's vector stores are re-indexed once it is parsed.
+            params={"file_id": row.id, **({"reindex": True} if replacing is not None else {})},
             on_behalf_of=caller.on_behalf_of,
             also=insert,
         )
-        return row, job
+        return await self._recorded(row, outcome), job, outcome
+
+    @staticmethod
+    def _file_at(conn: Connection, kb_id: str, directory: str, name: str) -> Any:
+        return conn.execute(
+            select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state).where(
+                FILES.c.kb_id == kb_id, FILES.c.directory == directory, FILES.c.name == name
+            )
+        ).first()
+
+    @staticmethod
+    def _same(existing: Any, new: m.File, parse: bool) -> bool:
+        """Whether the existing file has the new one's content and parse setting already (a failed parse of the
+        same bytes counts: parsing them again would fail the same way)."""
+        parsed = existing.parse_state in ("pending", "success", "failed")
+        return bool(existing.uid == new.uid and existing.content_type == new.content_type and parsed == parse)
+
+    def _replace(
+        self, conn: Connection, existing: Any, new: m.File, parse: bool, job: m.Job | None, with_metadata: bool
+    ) -> str:
+        """Give the existing file `new`'s content (its id stays); "unchanged" when it has it already."""
+        values: dict[str, Any] = {"updated_at": new.updated_at}
+        if with_metadata:
+            values["metadata"] = new.metadata_
+        if self._same(existing, new, parse):
+            if job is not None:  # it changed between the first look and now: cannot happen in one transaction
+                raise Aborted("the file changed during this upload; upload again", reason="CONCURRENT_CHANGE")
+            outcome = "unchanged"
+        else:
+            if parse and job is None:
+                raise Aborted("the file changed during this upload; upload again", reason="CONCURRENT_CHANGE")
+            outcome = "replaced"
+            values.update(
+                uid=new.uid,
+                content_type=new.content_type,
+                content_length=new.content_length,
+                url=new.url,
+                parse_state="pending" if job is not None else "skipped",
+                parse_job_id=job.id if job is not None else "",
+                # Vector stores keep serving the old result's chunks until they are re-indexed with the new one.
+                parse_result_id="",
+                parse_error_code="",
+                parse_error_message="",
+            )
+        conn.execute(update(FILES).where(FILES.c.id == existing.id).values(**values))
+        return outcome
+
+    async def _recorded(self, row: m.File, outcome: str) -> m.File:
+        if outcome == "created":
+            return row
+        async with self.db.read_session() as s:
+            found = await s.get(m.File, row.id)
+        assert found is not None
+        return found
 
     async def _fetch(self, url: str) -> tuple[StoredBlob, str]:
         temp = self.blobs.temp_path()
@@ -215,22 +320,41 @@ class DocumentService:
             )
         return await self.blobs.adopt(temp, result.sha256, result.length), result.content_type
 
-    def _check_place(self, conn: Connection, project_id: str, kb_id: str, directory: str, name: str) -> bool:
-        """Raise unless `directory` exists in the project's knowledge base and `name` is free in it;
-        returns the knowledge base's auto-parse setting."""
+    def _check_place(
+        self, conn: Connection, project_id: str, kb_id: str, directory: str, name: str, replace: bool = False
+    ) -> tuple[bool, list[str], Any]:
+        """Raise unless the project's knowledge base exists, `directory` is or can become a directory, and `name`
+        is free in it (or, with `replace`, a file). Returns the knowledge base's auto-parse setting, the
+        directories to create (outermost first) and the file to replace (or None)."""
         kb = conn.execute(_KB_AUTO_PARSE, {"kb_id": kb_id, "project_id": project_id}).first()
         if kb is None:
             raise NotFound.resource("knowledge base", kb_id)
+        missing: list[str] = []
         if not repo.directory_exists_in(conn, kb_id, directory):
-            raise NotFound(
-                f"directory {directory!r} does not exist in knowledge base {kb_id}; create it first",
-                reason="DIRECTORY_NOT_FOUND",
-                metadata={"path": directory},
-            )
+            segments = directory.split("/")
+            for depth in range(1, len(segments) + 1):
+                current, parent = "/".join(segments[:depth]), "/".join(segments[: depth - 1])
+                taken = None if missing else repo.name_taken_in(conn, kb_id, parent, segments[depth - 1])
+                if taken == "file":
+                    raise AlreadyExists(
+                        f"{current!r} is a file in this knowledge base, so it cannot be a directory of the upload",
+                        reason="NAME_TAKEN",
+                        metadata={"path": current, "existing_kind": "file"},
+                    )
+                if taken is None:
+                    missing.append(current)
+            return bool(kb.auto_parse), missing, None
         taken = repo.name_taken_in(conn, kb_id, directory, name)
-        if taken:
+        existing = None
+        if taken == "file" and replace:
+            existing = conn.execute(
+                select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state).where(
+                    FILES.c.kb_id == kb_id, FILES.c.directory == directory, FILES.c.name == name
+                )
+            ).first()
+        elif taken:
             raise self._name_taken(directory, name, taken)
-        return bool(kb.auto_parse)
+        return bool(kb.auto_parse), missing, existing
 
     @staticmethod
     def _name_taken(directory: str, name: str, kind: str) -> AlreadyExists:
@@ -392,17 +516,26 @@ class DocumentService:
 
                 def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
                     now = utcnow()
+                    parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
+                    if not write.conn.execute(
+                        _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
+                    ).rowcount:
+                        raise JobFailed("FILE_NOT_FOUND", f"file {row.id} was deleted while it was parsed")
                     if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
                         write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
-                    parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
-                    write.conn.execute(
-                        _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
-                    )
 
-                await self.engine.events.transact(record)
+                try:
+                    await self.engine.events.transact(record)
+                except JobFailed:
+                    await self.parsed.delete(result_id)
+                    raise
                 step.details.update(parse_result_id=result_id, bytes=size)
         finally:
             await asyncio.to_thread(temp.unlink, True)  # gone already when adopted
+        if ctx.params.get("reindex") and self.reindex is not None:
+            async with ctx.step("reindex") as step:  # every vector store that holds the file, with the new text
+                jobs = await self.reindex(ctx.project_id, row.id)
+                step.details.update(vector_stores=len(jobs), jobs=jobs)
         return {
             "parse_result_id": result_id,
             "file_id": row.id,

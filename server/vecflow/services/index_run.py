@@ -12,8 +12,11 @@ Files may be added while they are still being parsed: the run starts with those 
 polls for the rest, without holding a worker slot while it waits (so the parse jobs it waits for can run
 even when every worker is busy); a file whose parse fails ends failed with the parse's error code.
 
-Vectors are upserted under deterministic keys (store, file, chunk index), so a retried attempt replaces rather
-than duplicates; what an attempt wrote for a file that did not complete is deleted before it gives up.
+Vectors are upserted under deterministic keys (store, file, generation = this job's id, chunk index), so a
+retried attempt replaces rather than duplicates. A file that is re-added keeps its previous generation live
+(searches see only a file's live generation) until every chunk of the new one is in; then one transaction
+switches it and the old chunks are deleted: a search finds the old or the new chunks, never both, never
+neither. What an attempt wrote for a file that did not complete is deleted before it gives up.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from vecflow.jobs.errors import JobFailed
 from vecflow.pipeline.chunk import Chunk, chunk_text
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
-from vecflow.vectors.milvus import MilvusIndex
+from vecflow.vectors.milvus import MilvusIndex, chunk_pk
 
 if TYPE_CHECKING:
     from vecflow.services.indexing import IndexingService
@@ -96,6 +99,7 @@ class IndexRun:
         self.total_files = total_files
         self.outcome: dict[str, str] = {}  # file_id → "completed" | "failed", as recorded in the database
         self.touched: set[str] = set()  # files this attempt may have written vectors for
+        self.planned: dict[str, int] = {}  # file → how many chunks this generation has for it
         self.embedded = 0
         self._parse_jobs: dict[str, str] = {}  # file still being parsed → its parse job
 
@@ -284,10 +288,9 @@ class IndexRun:
                 failed=len(chunked_or_not) - len(chunked),
             )
         await self._fail([c for _, c in chunked_or_not if isinstance(c, Failure)])
-        # An older version's (or a crashed attempt's) chunks go first.
-        stale = [f for f, _ in chunked if rows[f].chunk_count or ctx.attempt > 1]
-        if stale:
-            await self.index.delete_files(ctx.project_id, store.id, stale)
+        # An older version's chunks stay (and serve searches) until this generation is complete; a crashed
+        # attempt's are overwritten, pk for pk.
+        self.planned.update((f, len(chunks)) for f, chunks in chunked)
         return [
             (FileWork(f, (names.get(f) or "")[:1024], rows[f].attributes or {}, len(chunks), results[f]), chunks)
             for f, chunks in chunked
@@ -320,7 +323,7 @@ class IndexRun:
             for c in chunks:
                 rows.append(
                     {
-                        "pk": f"{store.id}:{work.file_id}:{c.index}",
+                        "pk": chunk_pk(store.id, work.file_id, ctx.job_id, c.index),
                         "project_id": ctx.project_id,
                         "vector_store_id": store.id,
                         "file_id": work.file_id,
@@ -363,8 +366,10 @@ class IndexRun:
         )
 
     async def _complete(self, works: list[FileWork]) -> None:
-        """Mark files completed with their counts, and the store's usage, in one transaction."""
-        store_id = self.store.id
+        """Mark files completed with their counts, make this generation the live one, and recount the store's
+        usage, in one transaction; then delete the chunks of the generation each file had before."""
+        store_id, generation = self.store.id, self.ctx.job_id
+        replaced: list[str] = []
         async with self.service.db.session() as s:
             rows = (
                 await s.scalars(
@@ -379,17 +384,27 @@ class IndexRun:
             for work in works:
                 row = by_id.get(work.file_id)
                 if row is not None:
+                    if row.live_generation != generation:
+                        replaced += [
+                            chunk_pk(store_id, row.file_id, row.live_generation, i) for i in range(row.chunk_count)
+                        ]
                     row.status, row.chunk_count, row.usage_bytes = "completed", work.chunks, work.usage
-                    row.parse_result_id, row.updated_at = work.parse_result_id, now
+                    row.parse_result_id, row.live_generation, row.updated_at = work.parse_result_id, generation, now
                     row.last_error_code = row.last_error_message = ""
             await s.flush()
             await self.service.recount_usage(s, store_id)
             await self.service.touch(s, store_id)
         for work in works:
             self.outcome[work.file_id] = "completed"
+        # Searches see only the live generation, so the old chunks are already out of sight; a crash before
+        # this leaves them unseen until the file is re-added, removed or deleted.
+        await self.index.delete_chunks(self.ctx.project_id, store_id, replaced)
 
     async def _drop_unfinished(self) -> None:
-        """Delete vectors this attempt wrote for files that did not complete (failed, cancelled, crashed)."""
+        """Delete the chunks this generation wrote for files that did not complete (failed, cancelled, crashed);
+        the generation they had before stays live."""
         unfinished = sorted(f for f in self.touched if self.outcome.get(f) != "completed")
-        if unfinished:
-            await self.index.delete_files(self.ctx.project_id, self.store.id, unfinished)
+        pks = [
+            chunk_pk(self.store.id, f, self.ctx.job_id, i) for f in unfinished for i in range(self.planned.get(f, 0))
+        ]
+        await self.index.delete_chunks(self.ctx.project_id, self.store.id, pks)

@@ -34,9 +34,16 @@ from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 from vecflow.storage.parsed import ParsedStore
-from vecflow.vectors.milvus import MilvusIndex
+from vecflow.vectors.milvus import MilvusIndex, chunk_generation
 
 VS_FILES = m.VectorStoreFile.__table__
+FILES = m.File.__table__
+_ANY_IN_PROGRESS = (
+    select(VS_FILES.c.file_id)
+    .where(VS_FILES.c.vector_store_id == bindparam("vs_id"), VS_FILES.c.status == "in_progress")
+    .limit(1)
+)
+MAX_CANDIDATES = 200  # most hits asked of Milvus for one search
 STORES = m.VectorStore.__table__
 _STORE_FILE = update(VS_FILES).where(
     VS_FILES.c.vector_store_id == bindparam("store_id"), VS_FILES.c.file_id == bindparam("source_file_id")
@@ -172,6 +179,14 @@ class IndexingService:
             )
             if not touched.rowcount:
                 raise NotFound.resource("vector store", store.id)
+            # The files too (locked on PostgreSQL, so that a concurrent delete of one either commits first and
+            # is seen here, or waits for this transaction and then finds the new vector-store file to remove).
+            present = set(
+                write.conn.execute(select(FILES.c.id).where(FILES.c.id.in_(list(sources))).with_for_update()).scalars()
+            )
+            missing = [file_id for file_id in sources if file_id not in present]
+            if missing:
+                raise NotFound.resource("file", missing[0])
             if batch_row is not None:
                 batch_row.job_id = job.id
                 repo.insert_row(write.conn, batch_row)
@@ -363,7 +378,8 @@ class IndexingService:
         await self.set_files(vs_id, job.params.get("file_ids", []), "cancelled", "CANCELLED", "")
         await self._finish_batch(job.params.get("batch_id", ""), "cancelled")
 
-    async def remove_file(self, caller: Principal, vector_store_id: str, file_id: str) -> None:
+    async def _settled_file(self, caller: Principal, vector_store_id: str, file_id: str) -> m.VectorStoreFile:
+        """The store's file, unless it is still being added (FAILED_PRECONDITION, FILE_IN_PROGRESS)."""
         row = await self.stores.require_store_file(caller, vector_store_id, file_id)
         if row.status == "in_progress":
             raise FailedPrecondition(
@@ -371,6 +387,10 @@ class IndexingService:
                 reason="FILE_IN_PROGRESS",
                 metadata={"file_id": file_id},
             )
+        return row
+
+    async def remove_file(self, caller: Principal, vector_store_id: str, file_id: str) -> None:
+        await self._settled_file(caller, vector_store_id, file_id)
         index = await self.ready()
         await index.delete_file(caller.project_id, vector_store_id, file_id)
         async with self.db.session() as s:
@@ -380,6 +400,50 @@ class IndexingService:
                 await s.flush()
             await self.recount_usage(s, vector_store_id)
             await self.touch(s, vector_store_id)
+
+    async def reindex_file(self, project_id: str, file_id: str) -> list[str]:
+        """Add a file again, with its newest parse result and its attributes, to every vector store that holds it
+        (not to one it is being added to right now: that job takes the newest result already). The jobs."""
+        rows = await self.db.read(
+            lambda conn: conn.execute(
+                select(VS_FILES.c.vector_store_id, VS_FILES.c.attributes, FILES.c.on_behalf_of)
+                .join(FILES, FILES.c.id == VS_FILES.c.file_id)
+                .where(
+                    VS_FILES.c.project_id == project_id,
+                    VS_FILES.c.file_id == file_id,
+                    VS_FILES.c.status != "in_progress",
+                )
+                .order_by(VS_FILES.c.vector_store_id)
+            ).all()
+        )
+        jobs = []
+        for vs_id, attributes, on_behalf_of in rows:
+            caller = Principal(account_id="", project_id=project_id, key_id="", on_behalf_of=on_behalf_of)
+            try:
+                job, _ = await self.add_files(caller, vs_id, [], [file_id], attributes, batch=False)
+            except (FailedPrecondition, NotFound):  # being added by another job already, or gone meanwhile
+                continue
+            jobs.append(job.id)
+        return jobs
+
+    async def update_file(
+        self, caller: Principal, vector_store_id: str, file_id: str, paths: Sequence[str], attributes: Any
+    ) -> m.VectorStoreFile:
+        """Change a vector-store file's attributes: Milvus rows are rewritten with their stored vectors, then
+        the row here (a retry after a failure in between rewrites them again: the same result)."""
+        if list(paths) != ["attributes"]:
+            raise InvalidArgument.field("update_mask", 'must be exactly "attributes", the one updatable field')
+        attributes = v.metadata("attributes", attributes)
+        await self._settled_file(caller, vector_store_id, file_id)
+        index = await self.ready()
+        await index.set_file_attributes(caller.project_id, vector_store_id, file_id, attributes)
+        async with self.db.session() as s:
+            found = await s.get(m.VectorStoreFile, (vector_store_id, file_id))
+            if found is None:
+                raise NotFound.resource("file", file_id)
+            found.attributes, found.updated_at = attributes, utcnow()
+            await self.touch(s, vector_store_id)
+        return await self.stores.require_store_file(caller, vector_store_id, file_id)
 
     async def delete_store(self, caller: Principal, vector_store_id: str) -> None:
         store = await self.stores.require_store(caller, vector_store_id)
@@ -447,6 +511,11 @@ class IndexingService:
         )
         expr = milvus_filter(filter_text, prefix="attributes")
         index = await self.ready()
+        # While files are being (re-)added, a file may have two generations in Milvus: ask for more, so that
+        # dropping the one that is not live still leaves `limit` hits.
+        busy = await self.db.read(lambda conn: conn.execute(_ANY_IN_PROGRESS, {"vs_id": store.id}).first())
+        wanted = limit
+        limit = min(2 * limit, MAX_CANDIDATES) if busy is not None else limit
         hits = await run_search(
             self.embedder,
             query,
@@ -464,7 +533,25 @@ class IndexingService:
                 keyword_weight=keyword_weight,
             ),
         )
+        hits = (await self._of_live_files(store.id, hits))[:wanted]
         if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
             async with self.db.session() as s:
                 await self.touch(s, store.id)
         return hits
+
+    async def _of_live_files(self, vs_id: str, hits: list[Any]) -> list[Any]:
+        """The hits of each file's live generation (see services.index_run). Chunks of a deleted file may stay
+        in Milvus until its purge job has run (services.purge), and a re-added file has two generations there
+        until the new one is complete: neither is ever returned."""
+        file_ids = sorted({str(hit.fields.get("file_id", "")) for hit in hits})
+        if not file_ids:
+            return hits
+        rows = await self.db.read(
+            lambda conn: conn.execute(
+                select(VS_FILES.c.file_id, VS_FILES.c.live_generation).where(
+                    VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.file_id.in_(file_ids)
+                )
+            ).all()
+        )
+        live = {file_id: generation for file_id, generation in rows}
+        return [hit for hit in hits if live.get(hit.fields.get("file_id", "")) == chunk_generation(hit.pk)]

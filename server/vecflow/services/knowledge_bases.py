@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, or_, select
 
 from vecflow import validation as v
 from vecflow.errors import AlreadyExists, FailedPrecondition, NotFound
 from vecflow.ids import new_id
 from vecflow.services.auth import Principal
+from vecflow.services.purge import DIRS, FILES, KBS, FilePurge, in_directory_tree
 from vecflow.storage import models as m
 from vecflow.storage import paging
 from vecflow.storage import repositories as repo
@@ -21,8 +22,9 @@ PARSE_STATES = ("pending", "success", "failed", "skipped")
 
 
 class KnowledgeBaseService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, purge: FilePurge) -> None:
         self.db = db
+        self.purge = purge
 
     async def create(
         self,
@@ -75,13 +77,20 @@ class KnowledgeBaseService:
                 s, stmt, m.KnowledgeBase, size, page_token, {"kind": "kb", "project": caller.project_id}
             )
 
-    async def delete(self, caller: Principal, kb_id: str) -> None:
+    async def delete(self, caller: Principal, kb_id: str) -> int:
+        """Delete the knowledge base, its directories and its files (chunks included: see services.purge);
+        returns how many files went."""
         v.required("kb_id", kb_id)
-        async with self.db.session() as s:
-            kb = await self._owned_kb(s, caller, kb_id)
-            await s.execute(delete(m.File).where(m.File.kb_id == kb.id))
-            await s.execute(delete(m.Directory).where(m.Directory.kb_id == kb.id))
-            await s.delete(kb)
+        async with self.db.read_session() as s:
+            await self._owned_kb(s, caller, kb_id)
+
+        def drop_knowledge_base(conn: Connection) -> None:
+            conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id))
+            conn.execute(delete(KBS).where(KBS.c.id == kb_id))
+
+        return await self.purge.delete_files(
+            caller.project_id, kb_id, None, source_id=kb_id, on_behalf_of=caller.on_behalf_of, after=drop_knowledge_base
+        )
 
     # Directories -----------------------------------------------------------------------
 
@@ -140,9 +149,11 @@ class KnowledgeBaseService:
             return await repo.page_by_key(s, stmt, [m.Directory.name], size, page_token, filters)
 
     async def delete_directory(self, caller: Principal, kb_id: str, path: str, recursive: bool) -> tuple[int, int]:
+        """Delete a directory (with `recursive`, everything below it: files leave their vector stores too);
+        returns (files, directories) deleted."""
         v.required("kb_id", kb_id)
         path = v.directory_path("path", path, allow_root=False)
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             kb = await self._owned_kb(s, caller, kb_id)
             await self._require_directory(s, kb.id, path, "path")
             if not recursive and not await repo.directory_is_empty(s, kb.id, path):
@@ -151,7 +162,22 @@ class KnowledgeBaseService:
                     reason="DIRECTORY_NOT_EMPTY",
                     metadata={"path": path},
                 )
-            return await repo.delete_tree(s, kb.id, path)
+        directories = 0
+        tree = or_(DIRS.c.path == path, DIRS.c.path.startswith(path + "/", autoescape=True))
+
+        def drop_directories(conn: Connection) -> None:
+            nonlocal directories
+            directories = conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id, tree)).rowcount or 0
+
+        files = await self.purge.delete_files(
+            caller.project_id,
+            kb_id,
+            in_directory_tree(path),
+            source_id=kb_id,
+            on_behalf_of=caller.on_behalf_of,
+            after=drop_directories,
+        )
+        return files, directories
 
     # Files -------------------------------------------------------------------------------
 
@@ -190,13 +216,23 @@ class KnowledgeBaseService:
             return await repo.page_by_key(s, stmt, [m.File.directory, m.File.name], size, page_token, filters)
 
     async def delete_file(self, caller: Principal, file_id: str) -> None:
+        """Delete a file: its row, parse results and vector-store files at once, its chunks in a job."""
         v.required("file_id", file_id)
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             row = await self.owned_file(s, caller, file_id)
-            await s.delete(row)
-            kb = await s.get(m.KnowledgeBase, row.kb_id)
-            if kb is not None:
-                kb.updated_at = utcnow()
+
+        def still_there(conn: Connection) -> None:
+            if conn.execute(select(FILES.c.id).where(FILES.c.id == file_id)).first() is None:
+                raise NotFound.resource("file", file_id)
+
+        await self.purge.delete_files(
+            caller.project_id,
+            row.kb_id,
+            FILES.c.id == file_id,
+            source_id=file_id,
+            on_behalf_of=caller.on_behalf_of,
+            before=still_there,
+        )
 
     # Helpers -----------------------------------------------------------------------------
 

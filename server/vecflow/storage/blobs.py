@@ -73,6 +73,7 @@ class BlobStore:
             final = self.path(sha256)
             if final.exists():
                 temp.unlink(missing_ok=True)
+                os.utime(final)  # written again, as far as reclaiming is concerned (see stored_before)
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(temp, final)
@@ -83,6 +84,36 @@ class BlobStore:
 
         got = await asyncio.to_thread(move)
         return StoredBlob(sha256, size, self.path(sha256), got)
+
+    def stored_before(self, cutoff: float) -> list[tuple[str, int]]:
+        """(sha256, size) of the contents last written before `cutoff` (a time.time()), blocking."""
+        found: list[tuple[str, int]] = []
+        for shard in self.root.iterdir():
+            if len(shard.name) != 2 or not shard.is_dir():
+                continue
+            for entry in os.scandir(shard):
+                try:
+                    info = entry.stat()
+                except FileNotFoundError:
+                    continue
+                if info.st_mtime < cutoff:
+                    found.append((shard.name + entry.name, info.st_size))
+        return found
+
+    async def delete_if_unchanged(self, sha256: str, cutoff: float) -> bool:
+        """Delete the content unless it was written again since `cutoff`; whether it was deleted."""
+
+        def remove() -> bool:
+            path = self.path(sha256)
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    return False
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+        return await asyncio.to_thread(remove)
 
     async def delete(self, sha256: str) -> None:
         await asyncio.to_thread(self.path(sha256).unlink, True)

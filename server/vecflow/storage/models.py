@@ -178,9 +178,12 @@ class VectorStoreFile(Base):
     vector_store_id: Mapped[str] = mapped_column(
         ID, ForeignKey("vector_stores.id", ondelete="CASCADE"), primary_key=True
     )
-    file_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    file_id: Mapped[str] = mapped_column(ID, primary_key=True, index=True)
     project_id: Mapped[str] = mapped_column(ID, index=True)
     parse_result_id: Mapped[str] = mapped_column(String(40), default="")
+    # The indexing job whose chunks searches see (part of their Milvus pks); "" for chunks from before
+    # generations. A re-index writes a new generation beside the live one and switches when it is complete.
+    live_generation: Mapped[str] = mapped_column(String(40), default="", server_default="")
     batch_id: Mapped[str] = mapped_column(String(40), default="", index=True)
     status: Mapped[str] = mapped_column(String(16), default="in_progress")
     last_error_code: Mapped[str] = mapped_column(String(64), default="")

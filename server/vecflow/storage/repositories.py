@@ -118,6 +118,15 @@ def name_taken_in(conn: Connection, kb_id: str, directory: str, name: str) -> st
     return None
 
 
+def insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT a row unless it would break a unique constraint (ON CONFLICT DO NOTHING); whether it went in."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return bool(conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing()).rowcount)
+
+
 def directory_exists_in(conn: Connection, kb_id: str, path: str) -> bool:
     return path == "" or conn.execute(_DIRECTORY_AT, {"kb_id": kb_id, "path": path}).first() is not None
 

@@ -29,6 +29,7 @@ class JobOperation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_OPERATION_CHUNK: _ClassVar[JobOperation]
     JOB_OPERATION_UPSERT: _ClassVar[JobOperation]
     JOB_OPERATION_FILE_BATCH: _ClassVar[JobOperation]
+    JOB_OPERATION_PURGE_FILES: _ClassVar[JobOperation]
 
 class StepStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +54,7 @@ JOB_OPERATION_VECTOR_STORE: JobOperation
 JOB_OPERATION_CHUNK: JobOperation
 JOB_OPERATION_UPSERT: JobOperation
 JOB_OPERATION_FILE_BATCH: JobOperation
+JOB_OPERATION_PURGE_FILES: JobOperation
 STEP_STATUS_UNSPECIFIED: StepStatus
 STEP_STATUS_STARTED: StepStatus
 STEP_STATUS_PROGRESS: StepStatus

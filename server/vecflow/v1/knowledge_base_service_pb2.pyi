@@ -20,11 +20,31 @@ class ParseState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PARSE_STATE_SUCCESS: _ClassVar[ParseState]
     PARSE_STATE_FAILED: _ClassVar[ParseState]
     PARSE_STATE_SKIPPED: _ClassVar[ParseState]
+
+class IfExists(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IF_EXISTS_UNSPECIFIED: _ClassVar[IfExists]
+    IF_EXISTS_FAIL: _ClassVar[IfExists]
+    IF_EXISTS_REPLACE: _ClassVar[IfExists]
+
+class UploadOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPLOAD_OUTCOME_UNSPECIFIED: _ClassVar[UploadOutcome]
+    UPLOAD_OUTCOME_CREATED: _ClassVar[UploadOutcome]
+    UPLOAD_OUTCOME_REPLACED: _ClassVar[UploadOutcome]
+    UPLOAD_OUTCOME_UNCHANGED: _ClassVar[UploadOutcome]
 PARSE_STATE_UNSPECIFIED: ParseState
 PARSE_STATE_PENDING: ParseState
 PARSE_STATE_SUCCESS: ParseState
 PARSE_STATE_FAILED: ParseState
 PARSE_STATE_SKIPPED: ParseState
+IF_EXISTS_UNSPECIFIED: IfExists
+IF_EXISTS_FAIL: IfExists
+IF_EXISTS_REPLACE: IfExists
+UPLOAD_OUTCOME_UNSPECIFIED: UploadOutcome
+UPLOAD_OUTCOME_CREATED: UploadOutcome
+UPLOAD_OUTCOME_REPLACED: UploadOutcome
+UPLOAD_OUTCOME_UNCHANGED: UploadOutcome
 
 class KnowledgeBase(_message.Message):
     __slots__ = ("id", "object", "project_id", "name", "description", "metadata", "auto_parse", "created_at", "updated_at", "on_behalf_of")
@@ -167,7 +187,7 @@ class DeleteKnowledgeBaseResponse(_message.Message):
     def __init__(self, kb_id: _Optional[str] = ...) -> None: ...
 
 class UploadFileMetadata(_message.Message):
-    __slots__ = ("kb_id", "name", "directory", "metadata", "parse", "url", "content_type", "sha256", "request_id")
+    __slots__ = ("kb_id", "name", "directory", "metadata", "parse", "url", "content_type", "sha256", "request_id", "if_exists")
     KB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +197,7 @@ class UploadFileMetadata(_message.Message):
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_EXISTS_FIELD_NUMBER: _ClassVar[int]
     kb_id: str
     name: str
     directory: str
@@ -186,7 +207,8 @@ class UploadFileMetadata(_message.Message):
     content_type: str
     sha256: str
     request_id: str
-    def __init__(self, kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parse: _Optional[bool] = ..., url: _Optional[str] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    if_exists: IfExists
+    def __init__(self, kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parse: _Optional[bool] = ..., url: _Optional[str] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., request_id: _Optional[str] = ..., if_exists: _Optional[_Union[IfExists, str]] = ...) -> None: ...
 
 class UploadFileRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
@@ -197,12 +219,14 @@ class UploadFileRequest(_message.Message):
     def __init__(self, metadata: _Optional[_Union[UploadFileMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadFileResponse(_message.Message):
-    __slots__ = ("file", "parse_job")
+    __slots__ = ("file", "parse_job", "outcome")
     FILE_FIELD_NUMBER: _ClassVar[int]
     PARSE_JOB_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     file: File
     parse_job: _job_pb2.Job
-    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ..., parse_job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ...) -> None: ...
+    outcome: UploadOutcome
+    def __init__(self, file: _Optional[_Union[File, _Mapping]] = ..., parse_job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., outcome: _Optional[_Union[UploadOutcome, str]] = ...) -> None: ...
 
 class GetFileRequest(_message.Message):
     __slots__ = ("file_id",)

@@ -293,6 +293,26 @@ class GetVectorStoreFileResponse(_message.Message):
     file: VectorStoreFile
     def __init__(self, file: _Optional[_Union[VectorStoreFile, _Mapping]] = ...) -> None: ...
 
+class UpdateVectorStoreFileRequest(_message.Message):
+    __slots__ = ("vector_store_id", "file_id", "attributes", "update_mask", "request_id")
+    VECTOR_STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    vector_store_id: str
+    file_id: str
+    attributes: _struct_pb2.Struct
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, vector_store_id: _Optional[str] = ..., file_id: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateVectorStoreFileResponse(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: VectorStoreFile
+    def __init__(self, file: _Optional[_Union[VectorStoreFile, _Mapping]] = ...) -> None: ...
+
 class DeleteVectorStoreFileRequest(_message.Message):
     __slots__ = ("vector_store_id", "file_id", "request_id")
     VECTOR_STORE_ID_FIELD_NUMBER: _ClassVar[int]

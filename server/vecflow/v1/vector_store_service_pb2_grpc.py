@@ -75,6 +75,11 @@ class VectorStoreServiceStub:
                 request_serializer=vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileRequest.SerializeToString,
                 response_deserializer=vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileResponse.FromString,
                 _registered_method=True)
+        self.UpdateVectorStoreFile = channel.unary_unary(
+                '/vecflow.v1.VectorStoreService/UpdateVectorStoreFile',
+                request_serializer=vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileRequest.SerializeToString,
+                response_deserializer=vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileResponse.FromString,
+                _registered_method=True)
         self.DeleteVectorStoreFile = channel.unary_unary(
                 '/vecflow.v1.VectorStoreService/DeleteVectorStoreFile',
                 request_serializer=vecflow_dot_v1_dot_vector__store__service__pb2.DeleteVectorStoreFileRequest.SerializeToString,
@@ -168,6 +173,14 @@ class VectorStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateVectorStoreFile(self, request, context):
+        """Changes a vector-store file's attributes (with "attributes" in update_mask): its chunks keep their
+        vectors (nothing is embedded again) and filters see the new values when the call returns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteVectorStoreFile(self, request, context):
         """Removes a file from a vector store and deletes its vectors.
         """
@@ -254,6 +267,11 @@ def add_VectorStoreServiceServicer_to_server(servicer, server):
                     servicer.GetVectorStoreFile,
                     request_deserializer=vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileRequest.FromString,
                     response_serializer=vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileResponse.SerializeToString,
+            ),
+            'UpdateVectorStoreFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateVectorStoreFile,
+                    request_deserializer=vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileRequest.FromString,
+                    response_serializer=vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileResponse.SerializeToString,
             ),
             'DeleteVectorStoreFile': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteVectorStoreFile,
@@ -503,6 +521,33 @@ class VectorStoreService:
             '/vecflow.v1.VectorStoreService/GetVectorStoreFile',
             vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileRequest.SerializeToString,
             vecflow_dot_v1_dot_vector__store__service__pb2.GetVectorStoreFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateVectorStoreFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecflow.v1.VectorStoreService/UpdateVectorStoreFile',
+            vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileRequest.SerializeToString,
+            vecflow_dot_v1_dot_vector__store__service__pb2.UpdateVectorStoreFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,10 @@ class VectorStoreServiceStub:
     """Lists the files of a vector store with their status and last error."""
     GetVectorStoreFile: _grpc.UnaryUnaryMultiCallable[_vector_store_service_pb2.GetVectorStoreFileRequest, _vector_store_service_pb2.GetVectorStoreFileResponse]
     """Returns one file of a vector store."""
+    UpdateVectorStoreFile: _grpc.UnaryUnaryMultiCallable[_vector_store_service_pb2.UpdateVectorStoreFileRequest, _vector_store_service_pb2.UpdateVectorStoreFileResponse]
+    """Changes a vector-store file's attributes (with "attributes" in update_mask): its chunks keep their
+    vectors (nothing is embedded again) and filters see the new values when the call returns.
+    """
     DeleteVectorStoreFile: _grpc.UnaryUnaryMultiCallable[_vector_store_service_pb2.DeleteVectorStoreFileRequest, _vector_store_service_pb2.DeleteVectorStoreFileResponse]
     """Removes a file from a vector store and deletes its vectors."""
     CreateFileBatch: _grpc.UnaryUnaryMultiCallable[_vector_store_service_pb2.CreateFileBatchRequest, _vector_store_service_pb2.CreateFileBatchResponse]
@@ -91,6 +95,10 @@ class VectorStoreServiceAsyncStub(VectorStoreServiceStub):
     """Lists the files of a vector store with their status and last error."""
     GetVectorStoreFile: _aio.UnaryUnaryMultiCallable[_vector_store_service_pb2.GetVectorStoreFileRequest, _vector_store_service_pb2.GetVectorStoreFileResponse]  # type: ignore[assignment]
     """Returns one file of a vector store."""
+    UpdateVectorStoreFile: _aio.UnaryUnaryMultiCallable[_vector_store_service_pb2.UpdateVectorStoreFileRequest, _vector_store_service_pb2.UpdateVectorStoreFileResponse]  # type: ignore[assignment]
+    """Changes a vector-store file's attributes (with "attributes" in update_mask): its chunks keep their
+    vectors (nothing is embedded again) and filters see the new values when the call returns.
+    """
     DeleteVectorStoreFile: _aio.UnaryUnaryMultiCallable[_vector_store_service_pb2.DeleteVectorStoreFileRequest, _vector_store_service_pb2.DeleteVectorStoreFileResponse]  # type: ignore[assignment]
     """Removes a file from a vector store and deletes its vectors."""
     CreateFileBatch: _aio.UnaryUnaryMultiCallable[_vector_store_service_pb2.CreateFileBatchRequest, _vector_store_service_pb2.CreateFileBatchResponse]  # type: ignore[assignment]
@@ -176,6 +184,16 @@ class VectorStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vector_store_service_pb2.GetVectorStoreFileResponse, _abc.Awaitable[_vector_store_service_pb2.GetVectorStoreFileResponse]]:
         """Returns one file of a vector store."""
+
+    @_abc_1.abstractmethod
+    def UpdateVectorStoreFile(
+        self,
+        request: _vector_store_service_pb2.UpdateVectorStoreFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vector_store_service_pb2.UpdateVectorStoreFileResponse, _abc.Awaitable[_vector_store_service_pb2.UpdateVectorStoreFileResponse]]:
+        """Changes a vector-store file's attributes (with "attributes" in update_mask): its chunks keep their
+        vectors (nothing is embedded again) and filters see the new values when the call returns.
+        """
 
     @_abc_1.abstractmethod
     def DeleteVectorStoreFile(

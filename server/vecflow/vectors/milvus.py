@@ -111,6 +111,7 @@ CONNECT_TIMEOUT_S = 30.0
 UPSERT_BATCH_ROWS = 512
 UPSERT_BATCH_BYTES = 16 * 1024 * 1024
 DELETE_BATCH = 256
+ATTRIBUTE_PAGE_ROWS = 512  # chunks read and rewritten at a time when attributes change
 LITE_LOG_ROTATE_BYTES = 16 * 1024 * 1024
 
 CHUNK_OUTPUT = ("text", "file_id", "file_name", "chunk_index", "page", "char_start", "char_end", "attributes")
@@ -191,6 +192,20 @@ def _lit(value: object, what: str) -> str:
 def string_literal(value: str) -> str:
     """`value` as a double-quoted Milvus string literal, safe to put in a filter expression."""
     return _lit(value, "value")
+
+
+def chunk_pk(vector_store_id: str, file_id: str, generation: str, index: int) -> str:
+    """A chunk's primary key: its store, file, generation (the indexing job that wrote it) and index.
+    Chunks written before generations existed have none (and `chunk_generation` gives "" for them)."""
+    if generation:
+        return f"{vector_store_id}:{file_id}:{generation}:{index}"
+    return f"{vector_store_id}:{file_id}:{index}"
+
+
+def chunk_generation(pk: str) -> str:
+    """The generation part of a chunk pk made by `chunk_pk`."""
+    parts = pk.split(":")
+    return parts[2] if len(parts) == 4 else ""
 
 
 def _scope(**values: str) -> str:
@@ -815,6 +830,45 @@ class MilvusIndex:
         client = await self._ready()
         return await self._run(self._upsert_sync, client, CHUNKS_COLLECTION, rows, self._chunk_row)
 
+    async def set_file_attributes(
+        self, project_id: str, vector_store_id: str, file_id: str, attributes: Mapping[str, Any] | None
+    ) -> int:
+        """Give every chunk of a file new attributes, keeping its text and vector (nothing is embedded);
+        returns how many chunks were rewritten."""
+        expr = _scope(project_id=project_id, vector_store_id=vector_store_id, file_id=file_id)
+        client = await self._ready()
+        return await self._run(self._set_attributes_sync, client, expr, _json(attributes, "attributes"))
+
+    def _set_attributes_sync(self, client: MilvusClient, expr: str, attributes: Any) -> int:
+        fields = sorted(_CHUNK_KEYS - {"attributes"})
+        rewritten = 0
+        try:  # pages in pk order, each rewritten before the next is read (pk > last: a rewrite is not seen again)
+            pages = client.query_iterator(
+                CHUNKS_COLLECTION, batch_size=ATTRIBUTE_PAGE_ROWS, filter=expr, output_fields=fields, **self._opts
+            )
+        except Exception as exc:
+            raise _wrap(exc, f"reading chunks of {CHUNKS_COLLECTION}") from exc
+        try:
+            while True:
+                try:
+                    rows = pages.next()
+                except Exception as exc:
+                    raise _wrap(exc, f"reading chunks of {CHUNKS_COLLECTION}") from exc
+                if not rows:
+                    return rewritten
+                batch = [
+                    {
+                        **{k: row.get(k) for k in fields},
+                        "dense": [float(x) for x in row["dense"]],
+                        "attributes": attributes,
+                    }
+                    for row in rows
+                ]
+                self._upsert_batch(client, CHUNKS_COLLECTION, batch)
+                rewritten += len(batch)
+        finally:
+            pages.close()
+
     async def delete_file(self, project_id: str, vector_store_id: str, file_id: str) -> None:
         expr = _scope(project_id=project_id, vector_store_id=vector_store_id, file_id=file_id)
         client = await self._ready()
@@ -828,6 +882,17 @@ class MilvusIndex:
         expr = f"{_scope(project_id=project_id, vector_store_id=vector_store_id)} and file_id in [{members}]"
         client = await self._ready()
         await self._run(self._delete_sync, client, CHUNKS_COLLECTION, [expr])
+
+    async def delete_chunks(self, project_id: str, vector_store_id: str, pks: Sequence[str]) -> None:
+        """Delete chunks of one store by pk (see `chunk_pk`), DELETE_BATCH at a time."""
+        scope = _scope(project_id=project_id, vector_store_id=vector_store_id)
+        exprs = [
+            f"{scope} and pk in [{', '.join(_lit(pk, 'pk') for pk in pks[first : first + DELETE_BATCH])}]"
+            for first in range(0, len(pks), DELETE_BATCH)
+        ]
+        if exprs:
+            client = await self._ready()
+            await self._run(self._delete_sync, client, CHUNKS_COLLECTION, exprs)
 
     async def delete_vector_store(self, project_id: str, vector_store_id: str) -> None:
         expr = _scope(project_id=project_id, vector_store_id=vector_store_id)

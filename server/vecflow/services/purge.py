@@ -1,0 +1,169 @@
+"""Deleting knowledge-base files for good: their chunks leave every vector store, nothing of them stays findable.
+
+A delete (of a file, a directory tree or a knowledge base) is one transaction that removes the file rows, their
+parse results and their vector-store files, recounts the usage of each store that held them, and records a
+`purge_files` job listing what lives outside the database: the chunks in Milvus and the parse results on
+disk. The job's steps are idempotent (deleting what is already gone is a no-op), so a crash midway only
+means the job runs again once its lease expires. Between the commit and the job, searches cannot return
+the deleted chunks: a search keeps only hits whose vector-store file still exists (IndexingService.search).
+
+File contents are shared by sha256 between files; `reclaim_contents` (run by the server's sweeper) removes
+those that no file references any more and that were not written for `grace_seconds` (an upload of the same
+content refreshes that time before it records its file, so the two cannot race).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
+
+from vecflow.errors import FailedPrecondition
+from vecflow.jobs.context import JobContext
+from vecflow.jobs.engine import JobEngine
+from vecflow.jobs.eventlog import JOBS, SyncWrite
+from vecflow.storage import models as m
+from vecflow.storage.blobs import BlobStore
+from vecflow.storage.db import Database
+from vecflow.storage.models import utcnow
+from vecflow.storage.parsed import ParsedStore
+
+FILES = m.File.__table__
+DIRS = m.Directory.__table__
+KBS = m.KnowledgeBase.__table__
+RESULTS = m.ParseResult.__table__
+VS_FILES = m.VectorStoreFile.__table__
+STORES = m.VectorStore.__table__
+
+DELETE_BATCH = 256  # file ids per Milvus delete expression
+RECLAIM_BATCH = 500  # content hashes per reference query
+
+
+def in_directory_tree(path: str) -> ColumnElement[bool]:
+    """kb_files rows in directory `path` or below it."""
+    return or_(FILES.c.directory == path, FILES.c.directory.startswith(path + "/", autoescape=True))
+
+
+class FilePurge:
+    """Removes deleted files from the database at once and from Milvus and disk in a `purge_files` job."""
+
+    def __init__(
+        self, db: Database, engine: JobEngine, parsed: ParsedStore, index: Callable[[], Awaitable[Any]]
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.parsed = parsed
+        self.index = index  # the MilvusIndex, once it is ready
+        engine.register("purge_files", self._job)
+
+    async def delete_files(
+        self,
+        project_id: str,
+        kb_id: str,
+        which: ColumnElement[bool] | None,
+        *,
+        source_id: str,
+        on_behalf_of: str = "",
+        before: Callable[[Connection], None] | None = None,
+        after: Callable[[Connection], None] | None = None,
+    ) -> int:
+        """Delete the knowledge base's files matching `which` (all of them when None); `before` and `after` run
+        in the same transaction (to check the file is there; to delete directories or the knowledge base).
+        Returns how many files went.
+
+        FAILED_PRECONDITION (FILE_IN_PROGRESS) while one of them is still being added to a vector store."""
+        scope = FILES.c.kb_id == kb_id if which is None else (FILES.c.kb_id == kb_id) & which
+        deleted = 0
+
+        def remove(write: SyncWrite, job: m.Job) -> None:
+            nonlocal deleted
+            conn = write.conn
+            if before is not None:
+                before(conn)
+            files = select(FILES.c.id).where(scope)
+            busy = conn.execute(
+                select(VS_FILES.c.file_id, VS_FILES.c.vector_store_id)
+                .where(VS_FILES.c.file_id.in_(files), VS_FILES.c.status == "in_progress")
+                .limit(1)
+            ).first()
+            if busy is not None:
+                raise FailedPrecondition(
+                    f"file {busy.file_id} is still being added to vector store {busy.vector_store_id}; "
+                    "cancel that job or wait for it, then delete again",
+                    reason="FILE_IN_PROGRESS",
+                    metadata={"file_id": busy.file_id, "vector_store_id": busy.vector_store_id},
+                )
+            chunks = [
+                [row.vector_store_id, row.file_id]
+                for row in conn.execute(
+                    select(VS_FILES.c.vector_store_id, VS_FILES.c.file_id).where(VS_FILES.c.file_id.in_(files))
+                )
+            ]
+            results = list(conn.execute(select(RESULTS.c.id).where(RESULTS.c.file_id.in_(files))).scalars())
+            conn.execute(delete(VS_FILES).where(VS_FILES.c.file_id.in_(files)))
+            now = utcnow()
+            for vs_id in sorted({vs for vs, _ in chunks}):
+                usage = (
+                    select(func.coalesce(func.sum(VS_FILES.c.usage_bytes), 0))
+                    .where(VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.status == "completed")
+                    .scalar_subquery()
+                )
+                conn.execute(update(STORES).where(STORES.c.id == vs_id).values(usage_bytes=usage, updated_at=now))
+            conn.execute(delete(RESULTS).where(RESULTS.c.file_id.in_(files)))
+            deleted = conn.execute(delete(FILES).where(scope)).rowcount or 0
+            conn.execute(update(KBS).where(KBS.c.id == kb_id).values(updated_at=now))
+            if after is not None:
+                after(conn)
+            params = {"kb_id": kb_id, "files": deleted, "chunks": chunks, "parse_results": results}
+            conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(params=params))
+
+        await self.engine.submit(project_id, "purge_files", source_id=source_id, on_behalf_of=on_behalf_of, also=remove)
+        return deleted
+
+    async def _job(self, ctx: JobContext) -> dict[str, Any]:
+        by_store: dict[str, list[str]] = defaultdict(list)
+        for vs_id, file_id in ctx.params.get("chunks", []):
+            by_store[vs_id].append(file_id)
+        if by_store:
+            async with ctx.step("remove_chunks", vector_stores=len(by_store), files=sum(map(len, by_store.values()))):
+                index = await self.index()
+                for vs_id, file_ids in sorted(by_store.items()):
+                    for first in range(0, len(file_ids), DELETE_BATCH):
+                        await index.delete_files(ctx.project_id, vs_id, file_ids[first : first + DELETE_BATCH])
+        results = ctx.params.get("parse_results", [])
+        if results:
+            async with ctx.step("remove_parse_results", parse_results=len(results)):
+                for result_id in results:
+                    await self.parsed.delete(result_id)
+        return {
+            "files": int(ctx.params.get("files", 0)),
+            "vector_stores": len(by_store),
+            "parse_results": len(results),
+        }
+
+
+async def reclaim_contents(db: Database, blobs: BlobStore, grace_seconds: float) -> tuple[int, int]:
+    """Delete stored contents no file references that were last written over `grace_seconds` ago.
+    Returns (contents removed, bytes given back)."""
+    cutoff = time.time() - grace_seconds
+    candidates = await asyncio.to_thread(blobs.stored_before, cutoff)
+    removed = freed = 0
+    for first in range(0, len(candidates), RECLAIM_BATCH):
+        group = candidates[first : first + RECLAIM_BATCH]
+        hashes = [sha for sha, _ in group]
+        referenced = set(
+            await db.read(
+                lambda conn, hashes=hashes: list(
+                    conn.execute(select(FILES.c.uid).where(FILES.c.uid.in_(hashes)).distinct()).scalars()
+                )
+            )
+        )
+        for sha, size in group:
+            if sha not in referenced and await blobs.delete_if_unchanged(sha, cutoff):
+                removed += 1
+                freed += size
+    return removed, freed
