@@ -601,7 +601,7 @@ def test_cli_stores_add_then_search(served: ServerProcess) -> None:
 
     found = vecflow(served, "search", "shelf-store", "which animal has three hearts", "--mode", "dense", "-k", "2")
     assert found.returncode == 0, found.stderr
-    first = next(line for line in found.stdout.splitlines() if line.startswith("1 "))
+    first = next(line for line in found.stdout.splitlines() if line.startswith("1\t"))
     assert "animals.txt" in first and "three hearts" in first and 'shelf="science"' in first
     keyword = vecflow(served, "search", store_id, "pulsars", "--mode", "keyword", "--json")
     hits = json_lines(keyword.stdout)
@@ -613,7 +613,7 @@ def test_cli_stores_add_then_search(served: ServerProcess) -> None:
     batches = json_lines(vecflow(served, "stores", "files", store_id, "--json").stdout)
     assert len(batches) == 3 and {f["status"] for f in batches} == {"VECTOR_STORE_FILE_STATUS_COMPLETED"}
     got = vecflow(served, "batches", "get", store_id, batches[0]["batch_id"], "--json")
-    assert json.loads(got.stdout)["file_counts"]["completed"] == "3"
+    assert json.loads(got.stdout)["file_counts"]["completed"] == 3  # numbers as numbers
 
     # set-attributes: merged into the current ones, values read as JSON where they are; filters see them.
     animals_id = next(
@@ -692,7 +692,7 @@ def test_cli_tasks_create_from_jsonl(served: ServerProcess, tmp_path: Path) -> N
         served, "search", "--collection", "categories", "freight vessels at sea", "--mode", "dense", "-k", "1"
     )
     assert found.returncode == 0, found.stderr
-    assert "ship" in next(line for line in found.stdout.splitlines() if line.startswith("1 "))
+    assert "ship" in next(line for line in found.stdout.splitlines() if line.startswith("1\t"))
     listed = json_lines(vecflow(served, "tasks", "list", "--json").stdout)
     assert "cli-task" in [t["id"] for t in listed]
     broken = tmp_path / "broken.jsonl"
@@ -780,3 +780,30 @@ async def test_cli_ctrl_c_stops_watching_not_the_job(job_process: ServerProcess)
     done = vecflow(job_process, "jobs", "watch", job_id)
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == f"job {job_id} succeeded"
     assert "steps: one " in done.stdout
+
+
+async def test_cli_on_a_pipe_plain_tab_separated_lines_and_a_quiet_head(job_process: ServerProcess) -> None:
+    """Tables on a pipe are tab-separated lines with a header and nothing drawn; a reader that stops early
+    (`| head -1`) ends the command quietly, exit 0, no BrokenPipe traceback."""
+    job_id = await submit_test_job(job_process, items=40, batch=1, delay=0.05, steps=["one", "two"])
+    listed = vecflow(job_process, "jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    header = lines[0].split("\t")
+    assert header[0] == "id" and len(header) > 2 and all(len(line.split("\t")) == len(header) for line in lines)
+    assert any(line.startswith(job_id + "\t") for line in lines[1:])
+    assert not any(ch in listed.stdout for ch in "─━│┃┏┓") and "  " not in lines[0]
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "vecflow", "jobs", "watch", job_id, "--json"],
+        env=job_process.cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert watcher.stdout is not None and watcher.stderr is not None
+    first = await asyncio.to_thread(watcher.stdout.readline)  # like head -1: one line, then the pipe closes
+    watcher.stdout.close()
+    code = await asyncio.to_thread(watcher.wait, 60)
+    errors = watcher.stderr.read().decode()
+    assert json.loads(first)["sequence"] in (1, "1")
+    assert code == 0 and "Traceback" not in errors and "BrokenPipe" not in errors, errors

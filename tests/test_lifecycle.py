@@ -345,3 +345,36 @@ async def test_replace_in_place_reindexes_every_store_with_no_gap(tmp_path: Path
         assert details["metadata"]["existing_kind"] == "directory"
     finally:
         await srv.close()
+
+
+async def test_re_adding_unchanged_files_embeds_nothing(lifecycle: Server) -> None:
+    from vecflow.metrics import EMBED_TEXTS
+
+    srv, stubs = lifecycle, lifecycle.stubs()
+    kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="lib"))).knowledge_base
+    ids = await parsed_files(srv, kb.id, {"animals.txt": ANIMALS, "garden.txt": GARDEN})
+    store_id = await store_with(srv, "one", list(ids.values()))
+    chunks = await chunks_in_milvus(srv, store_id, ids["animals.txt"])
+    embedded = EMBED_TEXTS._value.get()
+
+    request = vs_pb2.CreateFileBatchRequest(vector_store_id=store_id, file_ids=list(ids.values()))
+    request.attributes.update({"shelf": "again"})
+    batch = (await stubs.stores.CreateFileBatch(request)).file_batch
+    job = await wait(srv, batch.job_id)
+    assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+    assert EMBED_TEXTS._value.get() == embedded, "nothing was embedded again"
+    steps = {e.step for e in job.history}
+    assert "skip" in steps and "embed" not in steps and "chunk" not in steps
+    (skip,) = [e for e in job.history if e.step == "skip" and e.status == job_pb2.STEP_STATUS_SUCCEEDED]
+    assert (
+        skip.details["files"] == 2
+        and skip.details["attributes_updated"] == 2
+        and "same parse result" in skip.details["reason"]
+    )
+    done = await stubs.stores.GetFileBatch(vs_pb2.GetFileBatchRequest(vector_store_id=store_id, batch_id=batch.id))
+    assert (done.file_batch.file_counts.completed, done.file_batch.file_counts.total) == (2, 2)
+    assert await chunks_in_milvus(srv, store_id, ids["animals.txt"]) == chunks
+    reply = await stubs.stores.SearchVectorStore(
+        vs_pb2.SearchVectorStoreRequest(vector_store_id=store_id, query="hearts", filter='shelf = "again"')
+    )
+    assert {h.file_id for h in reply.hits} == set(ids.values()), "the new attributes are on the chunks"

@@ -113,10 +113,40 @@ def load_config(args: argparse.Namespace, env: dict[str, str] | os._Environ[str]
 
 
 def to_dict(message: Message) -> dict[str, Any]:
-    """A message as proto3 JSON (field names as in the .proto; 64-bit integers are strings)."""
+    """A message as JSON (field names as in the .proto), with 64-bit integers as numbers, not the strings
+    of proto3 JSON: a person piping --json into jq compares counts as numbers."""
     from google.protobuf import json_format
 
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    _numbers(data, message.DESCRIPTOR)
+    return data
+
+
+_INT64_TYPES = {3, 4, 6, 16, 18}  # FieldDescriptor.TYPE_INT64, UINT64, FIXED64, SFIXED64, SINT64
+
+
+def _numbers(data: dict[str, Any], descriptor: Any) -> None:
+    """Turn proto3 JSON's 64-bit integer strings back into numbers, in place, below `descriptor`."""
+    for member in descriptor.fields:
+        if member.name not in data:
+            continue
+        value = data[member.name]
+        kind = member.message_type
+        if kind is not None and kind.file.package != "google.protobuf":  # well-known types keep their JSON
+            if kind.GetOptions().map_entry:
+                inner = kind.fields_by_name["value"]
+                for key, item in value.items():
+                    if inner.message_type is not None and inner.message_type.file.package != "google.protobuf":
+                        _numbers(item, inner.message_type)
+                    elif inner.type in _INT64_TYPES:
+                        value[key] = int(item)
+            elif isinstance(value, list):
+                for item in value:
+                    _numbers(item, kind)
+            else:
+                _numbers(value, kind)
+        elif member.type in _INT64_TYPES:
+            data[member.name] = [int(v) for v in value] if isinstance(value, list) else int(value)
 
 
 def short(enum: Any, value: int, prefix: str) -> str:
@@ -230,7 +260,17 @@ class Session:
         title: str | None = None,
         wrap: Iterable[str] | None = None,
     ) -> None:
-        """A table; with `wrap`, only those columns wrap (the others stay on one line)."""
+        """A table; with `wrap`, only those columns wrap (the others stay on one line). Not on a terminal
+        (a pipe, a file): a header line and one line per row, cells separated by tabs, nothing drawn."""
+        if not self.console.is_terminal:
+            clean = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+            lines = [
+                "\t".join(columns),
+                *("\t".join(("" if c is None else str(c)).translate(clean) for c in row) for row in rows),
+            ]
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         from rich import box
         from rich.table import Table
 
@@ -256,6 +296,10 @@ def run(args: argparse.Namespace, handler: Handler, *, needs_key: bool = True) -
     session = Session(args=args, json=bool(getattr(args, "json", False)))
     try:
         return asyncio.run(_run(session, handler, needs_key))
+    except BrokenPipeError:  # `vecflow ... | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not complain either
+        return EXIT_OK
     except KeyboardInterrupt:
         if session.watching:
             jobs = list(dict.fromkeys(session.watching))

@@ -209,6 +209,13 @@ class StepBoard:
                 else:
                     progress.update(self.rows[found], info=extra)
             return
+        if event.step == "job" and event.status in ENDED:  # nothing runs any more: no row stays behind
+            for task in self.rows.values():
+                if progress is not None:
+                    progress.remove_task(task)
+            self.rows.clear()
+            self.labels.clear()
+            return  # the command prints the outcome itself
         if event.status in ENDED:
             found = self._find(event.step, details)
             if found is not None:
@@ -222,8 +229,6 @@ class StepBoard:
         text = f"{mark} {self.prefix}{event.step}" + (f" {label}" if label else "") + f"{took}  {shown}".rstrip()
         if event.status == job_pb2.STEP_STATUS_FAILED and details.get("error_message"):
             text += f"\n    {details.get('error_code', '')}: {details['error_message']}"
-        if event.step == "job" and event.status in ENDED:
-            return  # the command prints the outcome itself
         self.session.console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 

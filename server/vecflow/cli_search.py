@@ -72,6 +72,12 @@ async def handle(session: Session, client: VecflowClient) -> int:
             score_threshold=args.threshold,
         )
         where = f"vector store {store.name} ({store.id})"
+        counts = store.file_counts
+        if counts.in_progress:
+            session.note(
+                f"{counts.completed} of {counts.total} files indexed; {counts.in_progress} still being added, "
+                "so these results may miss them"
+            )
     if session.json:
         for rank, hit in enumerate(hits, 1):
             session.emit({"rank": rank, **to_dict(hit)})

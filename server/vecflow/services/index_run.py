@@ -361,6 +361,7 @@ class IndexRun:
         await ctx.progress(
             step="embed",
             embedded=self.embedded,
+            chunks=sum(self.planned.values()),  # of the files chunked so far
             files_completed=sum(1 for o in self.outcome.values() if o == "completed"),
             files=self.total_files,
         )

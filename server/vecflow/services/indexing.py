@@ -23,7 +23,7 @@ from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobCancelled, JobFailed
-from vecflow.jobs.eventlog import SyncWrite
+from vecflow.jobs.eventlog import JOBS, SyncWrite
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.index_run import IndexRun
@@ -199,15 +199,38 @@ class IndexingService:
                 "updated_at": now,
             }
             files = VS_FILES.c
-            known = set(
-                write.conn.execute(
-                    select(files.file_id).where(files.vector_store_id == store.id, files.file_id.in_(list(sources)))
-                ).scalars()
+            known = {
+                row.file_id: row
+                for row in write.conn.execute(
+                    select(
+                        files.file_id, files.status, files.parse_result_id, files.chunk_count, files.attributes
+                    ).where(files.vector_store_id == store.id, files.file_id.in_(list(sources)))
+                )
+            }
+            # Already indexed from the same parse result (the store's chunking never changes): nothing to embed.
+            # The job skips them; it rewrites the chunks' attributes when those changed.
+            unchanged = sorted(
+                f
+                for f, pr in sources.items()
+                if f in known
+                and pr
+                and known[f].status == "completed"
+                and known[f].parse_result_id == pr
+                and known[f].chunk_count > 0
             )
+            relabelled = [f for f in unchanged if (known[f].attributes or {}) != (attributes or {})]
+            if unchanged:  # they count in this batch, with the attributes asked for
+                write.conn.execute(
+                    update(VS_FILES)
+                    .where(files.vector_store_id == store.id, files.file_id.in_(unchanged))
+                    .values(attributes=attributes, batch_id=values["batch_id"], updated_at=now)
+                )
+                params = {**job.params, "unchanged": unchanged, "relabelled": relabelled}
+                write.conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(params=params))
             again = [
                 {"store_id": store.id, "source_file_id": f, "parse_result_id": pr, **values}
                 for f, pr in sources.items()
-                if f in known
+                if f in known and f not in unchanged
             ]
             if again:
                 write.conn.execute(_STORE_FILE, again)
@@ -266,6 +289,24 @@ class IndexingService:
                     )
                 ).all()
             )
+        unchanged = ctx.params.get("unchanged", [])
+        if unchanged:
+            async with ctx.step("skip", files=len(unchanged)) as step:
+                step.details["reason"] = "already indexed from the same parse result with this store's chunking"
+                relabelled = ctx.params.get("relabelled", [])
+                if relabelled:
+                    attributes = await self.db.read(
+                        lambda conn: dict(
+                            conn.execute(
+                                select(VS_FILES.c.file_id, VS_FILES.c.attributes).where(
+                                    VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.file_id.in_(relabelled)
+                                )
+                            ).all()
+                        )
+                    )
+                    for file_id in relabelled:  # the chunks keep their vectors; only their attributes change
+                        await index.set_file_attributes(ctx.project_id, vs_id, file_id, attributes.get(file_id))
+                    step.details["attributes_updated"] = len(relabelled)
         run = IndexRun(self, ctx, index, store, len(file_ids))
         try:
             await run.run([f for f in file_ids if f not in finished])
