@@ -14,6 +14,8 @@ else
 fi
 echo "== generated stubs match proto/"
 .venv/bin/python scripts/gen_protos.py --check
+echo "== generated docs tables match the code"
+.venv/bin/python scripts/gen_docs.py --check
 echo "== ruff"
 .venv/bin/ruff check server tests scripts bench clients/python
 if command -v node >/dev/null 2>&1; then

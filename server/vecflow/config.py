@@ -117,7 +117,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Read VECFLOW_* variables (see README, "Configuration"); keyword overrides win."""
+        """Read VECFLOW_* variables (see docs/configuration.md); keyword overrides win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "listen_address": _address(env, "VECFLOW_LISTEN_ADDRESS", "127.0.0.1:50051"),
@@ -166,3 +166,137 @@ class Settings:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+# What docs/configuration.md says of each setting: (variables, default, meaning). Its table is generated from this
+# (scripts/gen_docs.py); tests/test_docs.py fails when a variable read above is missing here, or the docs drift.
+SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("VECFLOW_LISTEN_ADDRESS",), "`127.0.0.1:50051`", "gRPC `host:port`"),
+    (("VECFLOW_DATA_DIR",), "`./vecflow-data`", "everything the server writes: SQLite file, milvus-lite, blobs"),
+    (
+        ("VECFLOW_DATABASE_URL",),
+        "`sqlite+aiosqlite:///<data dir>/vecflow.db`",
+        "SQLAlchemy URL; `postgresql+asyncpg://user@host/db` for PostgreSQL",
+    ),
+    (
+        ("VECFLOW_MILVUS_URI", "VECFLOW_MILVUS_TOKEN"),
+        "`<data dir>/milvus.db`",
+        "milvus-lite file, or a Milvus server URI",
+    ),
+    (("VECFLOW_METRICS_ADDRESS",), "`127.0.0.1:9464`", "Prometheus `/metrics` HTTP endpoint; empty disables it"),
+    (
+        ("VECFLOW_BOOTSTRAP_API_KEY",),
+        "(generated)",
+        "the default project's key on first start with an empty database (≥ 20 characters)",
+    ),
+    (("VECFLOW_MAX_UPLOAD_BYTES",), "536870912 (512 MiB)", "largest upload"),
+    (("VECFLOW_MAX_MESSAGE_BYTES",), "8388608 (8 MiB)", "largest gRPC message, each way"),
+    (("VECFLOW_SHUTDOWN_GRACE_SECONDS",), "10", "how long in-flight calls may finish after SIGTERM/SIGINT"),
+    (
+        ("VECFLOW_AUTH_CACHE_SECONDS",),
+        "10",
+        "how long a verified key is cached (a revoked key stops working within this)",
+    ),
+    (("VECFLOW_IDEMPOTENCY_TTL_SECONDS",), "86400", "how long a `request_id` is remembered"),
+    (("VECFLOW_LOG_LEVEL",), "`INFO`", "log level; logs are JSON lines on stderr"),
+    (("VECFLOW_WORKERS",), "4", "jobs one server runs at once"),
+    (
+        ("VECFLOW_JOB_LEASE_SECONDS",),
+        "30",
+        "a worker's lease on a running job, renewed every third of it; after a crash the job is requeued once it expires",
+    ),
+    (
+        ("VECFLOW_JOB_POLL_SECONDS",),
+        "1",
+        "how often idle workers look for pending jobs created elsewhere (same-process submissions wake them at once)",
+    ),
+    (
+        ("VECFLOW_JOB_HISTORY_LIMIT",),
+        "100000",
+        "newest events kept per job; older ones are dropped and their cursors answer `CURSOR_EXPIRED`",
+    ),
+    (
+        ("VECFLOW_JOB_PLUGINS",),
+        "(none)",
+        "`package.module:function,...` called with the engine at start to register extra job handlers",
+    ),
+    (("VECFLOW_WATCH_HEARTBEAT_SECONDS",), "5", "heartbeat interval on an idle WatchJob stream"),
+    (("VECFLOW_WATCH_QUEUE_SIZE",), "1024", "events one watcher may fall behind before it is cut off"),
+    (
+        ("VECFLOW_WATCH_WRITE_TIMEOUT_SECONDS",),
+        "30",
+        "how long a watcher may leave a message unread before it is cut off",
+    ),
+    (
+        ("VECFLOW_FETCH_ALLOW_HOSTS",),
+        "(none)",
+        "hosts or CIDR networks that URL uploads may reach although they are not public (tests, trusted internal hosts)",
+    ),
+    (
+        ("VECFLOW_FETCH_TIMEOUT_SECONDS", "VECFLOW_FETCH_MAX_REDIRECTS"),
+        "60 / 5",
+        "URL upload limits (the size limit is `VECFLOW_MAX_UPLOAD_BYTES`)",
+    ),
+    (
+        ("VECFLOW_EMBEDDING_MODEL",),
+        "all-MiniLM-L6-v2 (packaged)",
+        "a sentence-transformers model name or local path (loaded offline), or the model name sent to the endpoint below",
+    ),
+    (
+        ("VECFLOW_EMBEDDING_ENDPOINT", "VECFLOW_EMBEDDING_API_KEY"),
+        "(none)",
+        "an OpenAI-compatible server (`POST /v1/embeddings`: TEI, vLLM, …) to embed with instead of the local model",
+    ),
+    (("VECFLOW_EMBEDDING_BATCH_SIZE",), "64", "texts per model call (chunks from concurrent jobs share batches)"),
+    (
+        ("VECFLOW_EMBEDDING_WORKERS",),
+        "one per core, up to 4",
+        "local model: encoder threads, each with an equal share of the cores as torch threads",
+    ),
+    (("VECFLOW_MAX_BATCH_FILES",), "2000", "files per AddFilesToVectorStore / CreateFileBatch request"),
+    (
+        ("VECFLOW_SWEEP_SECONDS",),
+        "300",
+        "how often stores past their `expires_after` are expired and unreferenced file contents reclaimed",
+    ),
+    (
+        ("VECFLOW_CONTENT_GRACE_SECONDS",),
+        "600",
+        "how long file contents no file references are kept after they were last written",
+    ),
+    (
+        ("VECFLOW_WARM_UP",),
+        "true",
+        "load the embedding model and open Milvus in the background at start, so the first job does not wait for them",
+    ),
+    (("VECFLOW_MAX_SEARCH_RESULTS",), "50", "largest `max_num_results` a vector-store search accepts"),
+    (("VECFLOW_MAX_TASK_ITEMS", "VECFLOW_MAX_ITEM_PAYLOAD_BYTES"), "10000 / 65536", "upsertion task limits"),
+    (("VECFLOW_PARSE_WORKERS",), "one per core, up to 4", "parse worker processes (parses that run at once)"),
+    (
+        ("VECFLOW_PARSE_MEMORY_BYTES",),
+        "1073741824 (1 GiB)",
+        "memory one parse may use above its worker's idle size; past it the worker is stopped (`PARSE_MEMORY_EXCEEDED`)",
+    ),
+    (("VECFLOW_PARSE_TIMEOUT_SECONDS",), "900", "longest one parse may run (`PARSE_TIMEOUT`)"),
+    (
+        ("VECFLOW_PARSE_MAX_CHARACTERS",),
+        "32000000",
+        "most characters of text one document may have (`DOCUMENT_TOO_LARGE`)",
+    ),
+    (
+        ("VECFLOW_PARSE_MAX_EXPANDED_BYTES",),
+        "268435456 (256 MiB)",
+        "most bytes a DOCX may unpack to, counted as read (`DOCUMENT_TOO_LARGE`)",
+    ),
+)
+
+SETTINGS_START = "<!-- settings:start (generated by scripts/gen_docs.py from server/vecflow/config.py) -->"
+SETTINGS_END = "<!-- settings:end -->"
+
+
+def settings_table() -> str:
+    """docs/configuration.md's table of settings, as Markdown."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for names, default, meaning in SETTINGS_DOCS:
+        lines.append(f"| {' / '.join(f'`{n}`' for n in names)} | {default} | {meaning} |")
+    return "\n".join(lines)

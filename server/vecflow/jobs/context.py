@@ -7,15 +7,36 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from vecflow.jobs import records as r
 from vecflow.jobs.errors import JobCancelled, JobFailed
 
-if TYPE_CHECKING:
-    from vecflow.jobs.engine import JobEngine
-
 T = TypeVar("T")
+
+
+class JobHost(Protocol):
+    """What a JobContext needs of the engine running it (vecflow.jobs.engine.JobEngine), so that the context
+    does not depend on the engine."""
+
+    progress_interval: float
+
+    async def emit(
+        self,
+        ctx: JobContext,
+        step: str,
+        status: str,
+        details: dict[str, Any] | None = None,
+        duration: float = 0.0,
+        step_done: str | None = None,
+        wait: bool = True,
+    ) -> None: ...
+
+    async def save_state(self, ctx: JobContext) -> None: ...
+
+    async def release_slot(self, ctx: JobContext) -> None: ...
+
+    async def reclaim_slot(self, ctx: JobContext) -> None: ...
 
 
 @dataclass
@@ -29,7 +50,7 @@ class Step:
 class JobContext:
     """Handed to a job handler for one attempt at one job."""
 
-    def __init__(self, engine: JobEngine, job: dict[str, Any]) -> None:
+    def __init__(self, engine: JobHost, job: dict[str, Any]) -> None:
         self.engine = engine
         self.job_id: str = job["id"]
         self.project_id: str = job["project_id"]

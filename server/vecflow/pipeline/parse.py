@@ -162,7 +162,7 @@ _ZIP_READ = 1 << 20  # bytes a zip member is read by when its real size is measu
 
 @dataclass(frozen=True)
 class ParseLimits:
-    """How much one document may make a parser hold (`VECFLOW_PARSE_MAX_*`; see README, "Limits")."""
+    """How much one document may make a parser hold (`VECFLOW_PARSE_MAX_*`; see docs/api.md, "Limits")."""
 
     max_characters: int = 32_000_000  # characters of extracted text
     max_expanded_bytes: int = 256 * 1024 * 1024  # bytes an archive (DOCX) unpacks to, as read

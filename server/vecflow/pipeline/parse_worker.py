@@ -89,13 +89,25 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
+def _preload() -> None:
+    import hashlib
+
+    for name in ("md5", "sha1", "sha256"):  # OpenSSL sets each digest up on first use
+        hashlib.new(name, b"")
+    for module in ("pypdf", "pdfminer.high_level", "docx", "lxml.etree", "bs4", "charset_normalizer", "csv"):
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+
+
 def _limit_address_space(memory_bytes: int) -> None:
     try:
         import resource
 
         with open("/proc/self/statm", "rb") as fp:
             virtual = int(fp.read().split()[0]) * _PAGE
-        limit = virtual + memory_bytes + memory_bytes // 2
+        limit = virtual + memory_bytes + memory_bytes // 4  # the RSS watch enforces the budget; this is for spikes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, OSError, ValueError):
         pass  # no /proc or no RLIMIT_AS: the parent's RSS watch still applies
@@ -118,6 +130,7 @@ def _main() -> None:
     limits = ParseLimits(**setup["limits"])
     memory_bytes = int(setup["memory_bytes"])
     count_tokens("warm up the tokenizer's threads before measuring idle memory", tokenizer)
+    _preload()  # what parsers import lazily, imported before the address-space limit applies
     _limit_address_space(memory_bytes)
     idle = rss_bytes(os.getpid())
 

@@ -25,19 +25,37 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.jobs.context import JobContext
+from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.errors import JobFailed
 from vecflow.pipeline.chunk import Chunk, chunk_text
+from vecflow.pipeline.embed import Embedder
 from vecflow.storage import models as m
+from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
+from vecflow.storage.parsed import ParsedStore
 from vecflow.vectors.milvus import MilvusIndex, chunk_pk
 
-if TYPE_CHECKING:
-    from vecflow.services.indexing import IndexingService
+
+class IndexHost(Protocol):
+    """What an IndexRun uses of the service that starts it (vecflow.services.indexing.IndexingService)."""
+
+    db: Database
+    engine: JobEngine
+    parsed: ParsedStore
+    embedder: Embedder
+
+    async def set_files(self, vs_id: str, file_ids: Sequence[str], status: str, code: str, message: str) -> None: ...
+
+    async def recount_usage(self, s: AsyncSession, vs_id: str) -> None: ...
+
+    async def touch(self, s: AsyncSession, vs_id: str) -> None: ...
+
 
 SLICE_CHUNKS = 64  # chunks per slice: one embed request, one Milvus upsert, one bookkeeping transaction
 CHUNK_GROUP_FILES = 32  # files read and chunked per worker-thread hop (one `chunk` step)
@@ -90,7 +108,7 @@ class IndexRun:
     """Indexes `file_ids` (in order) into `store` for one attempt of job `ctx`."""
 
     def __init__(
-        self, service: IndexingService, ctx: JobContext, index: MilvusIndex, store: m.VectorStore, total_files: int
+        self, service: IndexHost, ctx: JobContext, index: MilvusIndex, store: m.VectorStore, total_files: int
     ) -> None:
         self.service = service
         self.ctx = ctx

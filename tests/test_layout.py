@@ -1,0 +1,66 @@
+"""The package's layering, checked from its imports (every import, also those inside functions and under
+TYPE_CHECKING): no import cycles; only `api/` (and the composition root, the CLI) speaks gRPC or the generated
+messages; only `vectors/` imports pymilvus; the layers below the API never import it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "server" / "vecflow"
+CORE = ("services", "jobs", "pipeline", "storage", "vectors")  # the layers below the API
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        if "v1" in parts or "migrations" in parts:
+            continue  # generated stubs; Alembic scripts (kept free of package imports)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_no_import_cycles() -> None:
+    mods = modules()
+    graph = {name: {i for i in imports(path) if i in mods and i != name} for name, path in mods.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = [*trail[trail.index(name) :], name]
+            raise AssertionError("import cycle: " + " → ".join(cycle))
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            visit(target, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_layers_below_the_api_know_no_grpc_and_only_vectors_knows_milvus() -> None:
+    problems = []
+    for name, path in modules().items():
+        layer = name.split(".")[1] if "." in name else ""
+        used = imports(path)
+        if layer in CORE:
+            for banned in ("grpc", "vecflow.v1", "vecflow.api"):
+                if any(i == banned or i.startswith(banned + ".") for i in used):
+                    problems.append(f"{name} imports {banned}")
+        if layer != "vectors" and any(i == "pymilvus" or i.startswith("pymilvus.") for i in used):
+            problems.append(f"{name} imports pymilvus (only vecflow.vectors may)")
+    assert problems == []
