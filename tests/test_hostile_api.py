@@ -398,3 +398,19 @@ async def test_create_racing_delete_of_one_store_ends_in_a_defined_code(any_serv
             assert codes[2] == grpc.StatusCode.FAILED_PRECONDITION
             await stubs.stores.GetVectorStore(vs_pb2.GetVectorStoreRequest(vector_store_id=store.id))
     assert grpc.StatusCode.OK in seen
+
+
+async def test_a_search_while_the_embedding_endpoint_is_down_is_unavailable(tmp_path: Any, sqlite_url: str) -> None:
+    """Not INTERNAL: the dependency is down, so the client gets UNAVAILABLE (retry later) with the reason."""
+    srv = await start_server(tmp_path, sqlite_url, embedding_endpoint="http://127.0.0.1:9/v1", embedding_model="m")
+    try:
+        stubs = srv.stubs()
+        for call in (
+            stubs.stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name="s")),  # its default chunk size
+            stubs.tasks.SearchCollection(task_pb2.SearchCollectionRequest(query="red shoes")),
+        ):
+            details = await refused(call, grpc.StatusCode.UNAVAILABLE)
+            assert details["reason"] == "EMBEDDING_UNAVAILABLE" and "could not be reached" in details["message"]
+        assert (await stubs.kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())).knowledge_bases == []
+    finally:
+        await srv.close()

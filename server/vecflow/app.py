@@ -258,12 +258,14 @@ class App:
         log.info("stopped")
 
     async def _warm_up(self) -> None:
-        """Load the embedding model and open Milvus in the background, so the first job does not wait."""
+        """Load the embedding model, open Milvus and start a parse worker in the background, so that the first
+        job does not wait for them."""
         started = time.monotonic()
         try:
             await self.indexing.ready()
+            await self.parser.warm()
         except Exception:  # the first job that needs them reports the error to its caller
-            log.exception("warming up (embedding model, Milvus) failed")
+            log.exception("warming up (embedding model, Milvus, a parse worker) failed")
             return
         log.info("warmed up", extra={"seconds": round(time.monotonic() - started, 2)})
 

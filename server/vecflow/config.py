@@ -267,7 +267,8 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         ("VECFLOW_WARM_UP",),
         "true",
-        "load the embedding model and open Milvus in the background at start, so the first job does not wait for them",
+        "load the embedding model, open Milvus and start a parse worker in the background at start, so the first job "
+        "does not wait for them",
     ),
     (("VECFLOW_MAX_SEARCH_RESULTS",), "50", "largest `max_num_results` a vector-store search accepts"),
     (("VECFLOW_MAX_TASK_ITEMS", "VECFLOW_MAX_ITEM_PAYLOAD_BYTES"), "10000 / 65536", "upsertion task limits"),

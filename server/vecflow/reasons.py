@@ -69,6 +69,11 @@ REASONS: dict[str, tuple[str, str]] = {
     "CONCURRENT_CHANGE": ("ABORTED", "a replacing upload raced another change of that file; upload again"),
     "ABORTED": ("ABORTED", "the call raced another change; retry it"),
     "VECTOR_INDEX_UNAVAILABLE": ("UNAVAILABLE", "Milvus cannot be reached; retry with backoff"),
+    "EMBEDDING_UNAVAILABLE": (
+        "UNAVAILABLE",
+        "the embedding model (or its endpoint) cannot embed now, e.g. for a search query; retry with backoff",
+    ),
+    "EMBEDDING_BAD_RESPONSE": ("UNAVAILABLE", "the embedding endpoint answered with something that is not embeddings"),
     "UNAVAILABLE": ("UNAVAILABLE", "the server is starting or stopping; retry with backoff"),
     "API_KEY_MISSING": ("UNAUTHENTICATED", "no `x-api-key` or `authorization: Bearer` metadata"),
     "API_KEY_INVALID": ("UNAUTHENTICATED", "an unknown or revoked API key"),

@@ -22,6 +22,7 @@ from grpc.aio import AbortError
 from vecflow import errors, metrics
 from vecflow.api import context as call
 from vecflow.api.errors import status_code, to_status
+from vecflow.pipeline.embed import EMBEDDING_BAD_RESPONSE, EmbeddingError
 from vecflow.services.auth import AuthService
 
 log = logging.getLogger("vecflow.rpc")
@@ -258,11 +259,10 @@ class ErrorMappingInterceptor(_Wrapping):
         try:
             yield
         except errors.VecflowError as err:
-            status = to_status(err)
-            if state:
-                state.code = status.code
-            trailing = (*status.trailing_metadata, ("x-request-id", call.request_id()))
-            await context.abort(status.code, status.details, trailing)
+            await self._answer(context, state, err)
+        except EmbeddingError as err:  # the model or its endpoint cannot embed now: the client may retry
+            reason = "EMBEDDING_BAD_RESPONSE" if err.code == EMBEDDING_BAD_RESPONSE else "EMBEDDING_UNAVAILABLE"
+            await self._answer(context, state, errors.Unavailable(f"embedding failed: {err.message}", reason=reason))
         except (AbortError, asyncio.CancelledError):
             raise
         except Exception:
@@ -274,6 +274,14 @@ class ErrorMappingInterceptor(_Wrapping):
                 f"internal error; report request id {call.request_id()} to the operator",
                 (("x-request-id", call.request_id()),),
             )
+
+    @staticmethod
+    async def _answer(context: grpc.aio.ServicerContext, state: Any, err: errors.VecflowError) -> None:
+        status = to_status(err)
+        if state:
+            state.code = status.code
+        trailing = (*status.trailing_metadata, ("x-request-id", call.request_id()))
+        await context.abort(status.code, status.details, trailing)
 
 
 class AuthInterceptor(_Wrapping):

@@ -323,6 +323,14 @@ class ParsePool:
                 else:
                     await worker.stop()
 
+    async def warm(self) -> None:
+        """Start one worker ahead of the first parse (the server's warm-up), so that parse pays no start-up."""
+        if self._closed or self._idle or self._busy:
+            return
+        async with self._slots:
+            if not self._idle and not self._closed:
+                self._idle.append(await self._start())
+
     async def _start(self) -> _Worker:
         if self._tokenizer is None:
             self._tokenizer = await asyncio.to_thread(self._tokenizer_source)
