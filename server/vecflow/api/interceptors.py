@@ -261,8 +261,12 @@ class ErrorMappingInterceptor(_Wrapping):
         except errors.VecflowError as err:
             await self._answer(context, state, err)
         except EmbeddingError as err:  # the model or its endpoint cannot embed now: the client may retry
-            reason = "EMBEDDING_BAD_RESPONSE" if err.code == EMBEDDING_BAD_RESPONSE else "EMBEDDING_UNAVAILABLE"
-            await self._answer(context, state, errors.Unavailable(f"embedding failed: {err.message}", reason=reason))
+            message = f"embedding failed: {err.message}"
+            if err.code == EMBEDDING_BAD_RESPONSE:
+                answer = errors.Unavailable(message, reason="EMBEDDING_BAD_RESPONSE")
+            else:
+                answer = errors.Unavailable(message, reason="EMBEDDING_UNAVAILABLE")
+            await self._answer(context, state, answer)
         except (AbortError, asyncio.CancelledError):
             raise
         except Exception:
