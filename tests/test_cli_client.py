@@ -173,18 +173,21 @@ def served(model_server: ServerProcess) -> ServerProcess:
     return model_server
 
 
+def with_test_jobs(**extra: str) -> dict[str, str]:
+    """Server settings for the test job handlers, with a 1 s lease so a killed job is requeued quickly."""
+    return {
+        "VECFLOW_JOB_PLUGINS": "job_plugins:register",
+        "VECFLOW_JOB_LEASE_SECONDS": "1",
+        "VECFLOW_JOB_POLL_SECONDS": "0.1",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        **extra,
+    }
+
+
 @pytest.fixture
 def job_process(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server running the test job handlers, with a 1 s lease so a killed job is requeued quickly."""
-    server = ServerProcess(
-        tmp_path / "data",
-        {
-            "VECFLOW_JOB_PLUGINS": "job_plugins:register",
-            "VECFLOW_JOB_LEASE_SECONDS": "1",
-            "VECFLOW_JOB_POLL_SECONDS": "0.1",
-            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-        },
-    )
+    """A server running the test job handlers (see with_test_jobs)."""
+    server = ServerProcess(tmp_path / "data", with_test_jobs())
     server.start()
     try:
         yield server
@@ -812,16 +815,7 @@ async def test_cli_on_a_pipe_plain_tab_separated_lines_and_a_quiet_head(job_proc
 async def test_a_delete_survives_kill_9_before_its_chunks_are_removed(tmp_path: Path) -> None:
     """DeleteFile commits, then the server is killed (-9) while its purge job still waits for the only worker:
     no search finds the file meanwhile, and after the restart the purge finishes and Milvus holds none of it."""
-    server = ServerProcess(
-        tmp_path / "data",
-        {
-            "VECFLOW_WORKERS": "1",
-            "VECFLOW_JOB_PLUGINS": "job_plugins:register",
-            "VECFLOW_JOB_LEASE_SECONDS": "1",
-            "VECFLOW_JOB_POLL_SECONDS": "0.1",
-            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-        },
-    )
+    server = ServerProcess(tmp_path / "data", with_test_jobs(VECFLOW_WORKERS="1"))
     server.start()
     try:
         async with VecflowClient(server.address, BOOTSTRAP_KEY) as client:

@@ -64,3 +64,15 @@ def test_layers_below_the_api_know_no_grpc_and_only_vectors_knows_milvus() -> No
         if layer != "vectors" and any(i == "pymilvus" or i.startswith("pymilvus.") for i in used):
             problems.append(f"{name} imports pymilvus (only vecflow.vectors may)")
     assert problems == []
+
+
+def test_every_job_operation_of_the_contract_has_its_handler(tmp_path: Path) -> None:
+    """app.py registers the handlers in one list; each JobOperation of the proto has one, and no other."""
+    from vecflow.api.convert import JOB_OPERATION
+    from vecflow.app import App
+    from vecflow.config import Settings
+    from vecflow.v1 import job_pb2
+
+    app = App(Settings.from_env(env={}, data_dir=tmp_path / "data", metrics_address="", warm_up=False))
+    declared = {JOB_OPERATION.word(value) for value in job_pb2.JobOperation.values() if value}
+    assert set(app.engine._handlers) == declared

@@ -157,12 +157,28 @@ class App:
         self.metrics: MetricsServer | None = None
         self.port = 0
         self.bootstrap_key: IssuedKey | None = None
+        self._register_operations()
         plugins.load(self.engine, settings.job_plugins)
 
     async def _chunk_limits(self) -> ChunkingLimits:
         """The embedding model's input limit (loads the model on first use, off the event loop)."""
         await self.embedder.load()
         return ChunkingLimits(max_chunk_size_tokens=self.embedder.max_tokens)
+
+    def _register_operations(self) -> None:
+        """Every job operation (`JobOperation` in proto/vecflow/v1/job.proto) and what runs it, in one place;
+        job plugins (VECFLOW_JOB_PLUGINS) add theirs at start."""
+        operations = [
+            ("parse", self.documents.parse_job, self.documents.parse_cancelled),
+            ("extract", self.documents.extract_job, None),
+            ("chunk", self.documents.chunk_job, None),
+            ("vector_store", self.indexing.index_job, self.indexing.cancelled_unstarted),
+            ("file_batch", self.indexing.index_job, self.indexing.cancelled_unstarted),
+            ("upsert", self.upsertion_tasks.upsert_job, self.upsertion_tasks.cancelled_unstarted),
+            ("purge_files", self.purge.run, None),
+        ]
+        for operation, handler, on_cancel_unstarted in operations:
+            self.engine.register(operation, handler, on_cancel_unstarted=on_cancel_unstarted)
 
     async def prepare_storage(self) -> None:
         """Create the data directory, migrate the schema, and bootstrap an empty database."""

@@ -129,9 +129,6 @@ class DocumentService:
         self.max_upload_bytes = max_upload_bytes
         self.limits = limits
         self.reindex = reindex
-        engine.register("parse", self._parse_job, on_cancel_unstarted=self._parse_cancelled)
-        engine.register("extract", self._extract_job)
-        engine.register("chunk", self._chunk_job)
 
     # Uploads ----------------------------------------------------------------------------------
 
@@ -433,14 +430,16 @@ class DocumentService:
                     setattr(row, key, value)
                 row.updated_at = utcnow()
 
-    async def _parse_cancelled(self, job: m.Job) -> None:
+    async def parse_cancelled(self, job: m.Job) -> None:
+        """A parse job cancelled before it ran: its file's parse failed (CANCELLED)."""
         async with self.db.session() as s:
             f = await s.get(m.File, job.params.get("file_id", ""))
             if f is not None and f.parse_job_id == job.id and f.parse_state == "pending":
                 f.parse_state, f.updated_at = "failed", utcnow()
                 f.parse_error_code, f.parse_error_message = "CANCELLED", "the parse job was cancelled before it ran"
 
-    async def _parse_job(self, ctx: JobContext) -> dict[str, Any]:
+    async def parse_job(self, ctx: JobContext) -> dict[str, Any]:
+        """The `parse` operation: parse a stored file (in a worker process), store the result, re-index."""
         file_id = ctx.params["file_id"]
         row = await self.db.read(lambda conn: conn.execute(_FILE_TO_PARSE, {"file_id": file_id}).first())
         if row is None or row.project_id != ctx.project_id:
@@ -554,7 +553,8 @@ class DocumentService:
             raise JobFailed("PARSE_RESULT_NOT_FOUND", f"parse result {pr_id} no longer exists; parse the file again")
         return row, data
 
-    async def _extract_job(self, ctx: JobContext) -> dict[str, Any]:
+    async def extract_job(self, ctx: JobContext) -> dict[str, Any]:
+        """The `extract` operation: a parse result's metadata and tables."""
         async with ctx.step("load") as step:
             row, data = await self._load_parsed(ctx)
             step.details.update(characters=row.characters)
@@ -587,7 +587,8 @@ class DocumentService:
             "table_count": len(tables),
         }
 
-    async def _chunk_job(self, ctx: JobContext) -> dict[str, Any]:
+    async def chunk_job(self, ctx: JobContext) -> dict[str, Any]:
+        """The `chunk` operation: preview the chunks a strategy makes of a parse result."""
         size, overlap, preview = ctx.params["size"], ctx.params["overlap"], ctx.params["preview"]
         async with ctx.step("load") as step:
             row, data = await self._load_parsed(ctx)

@@ -73,8 +73,6 @@ class IndexingService:
         self.max_batch_files = max_batch_files
         self.max_search_results = max_search_results
         self._opened = asyncio.Lock()
-        engine.register("vector_store", self._index_job, on_cancel_unstarted=self._cancelled_unstarted)
-        engine.register("file_batch", self._index_job, on_cancel_unstarted=self._cancelled_unstarted)
 
     async def ready(self) -> MilvusIndex:
         """Load the model and open the Milvus collections once, off the event loop."""
@@ -266,7 +264,8 @@ class IndexingService:
 
     # The job ------------------------------------------------------------------------------------
 
-    async def _index_job(self, ctx: JobContext) -> dict[str, Any]:
+    async def index_job(self, ctx: JobContext) -> dict[str, Any]:
+        """The `vector_store` and `file_batch` operations: chunk, embed and insert files into a store."""
         vs_id, batch_id = ctx.params["vector_store_id"], ctx.params.get("batch_id", "")
         file_ids: list[str] = ctx.params["file_ids"]
         async with self.db.read_session() as s:
@@ -413,7 +412,7 @@ class IndexingService:
         async with self.db.read_session() as s:
             return await self.stores.owned_batch(s, caller, vector_store_id, batch_id)
 
-    async def _cancelled_unstarted(self, job: m.Job) -> None:
+    async def cancelled_unstarted(self, job: m.Job) -> None:
         """A job cancelled before it ran (CancelFileBatch or CancelJob): its files and batch are cancelled."""
         vs_id = job.params.get("vector_store_id", "")
         await self.set_files(vs_id, job.params.get("file_ids", []), "cancelled", "CANCELLED", "")

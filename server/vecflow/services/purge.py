@@ -58,7 +58,6 @@ class FilePurge:
         self.engine = engine
         self.parsed = parsed
         self.index = index  # the MilvusIndex, once it is ready
-        engine.register("purge_files", self._job)
 
     async def delete_files(
         self,
@@ -124,7 +123,8 @@ class FilePurge:
         await self.engine.submit(project_id, "purge_files", source_id=source_id, on_behalf_of=on_behalf_of, also=remove)
         return deleted
 
-    async def _job(self, ctx: JobContext) -> dict[str, Any]:
+    async def run(self, ctx: JobContext) -> dict[str, Any]:
+        """The `purge_files` operation: chunks out of Milvus, parse results off the disk."""
         by_store: dict[str, list[str]] = defaultdict(list)
         for vs_id, file_id in ctx.params.get("chunks", []):
             by_store[vs_id].append(file_id)

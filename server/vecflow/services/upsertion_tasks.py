@@ -220,7 +220,6 @@ class UpsertionTaskService:
         self.max_task_items = max_task_items
         self.max_item_payload_bytes = max_item_payload_bytes
         self.batch_size = batch_size
-        engine.register(OPERATION, self._upsert_job, on_cancel_unstarted=self._cancelled_unstarted)
 
     # Reading ------------------------------------------------------------------------------------------
 
@@ -456,7 +455,7 @@ class UpsertionTaskService:
             raise self._finished(task) from None
         return await self.get(caller, task_id)
 
-    async def _cancelled_unstarted(self, job: m.Job) -> None:
+    async def cancelled_unstarted(self, job: m.Job) -> None:
         """Its job was cancelled before it ran (CancelUpsertionTask or CancelJob): no handler records it."""
         await self._set_status(job.project_id, job.params["task_id"], "canceled", only_from=("pending", "processing"))
 
@@ -503,7 +502,8 @@ class UpsertionTaskService:
 
     # The job ------------------------------------------------------------------------------------------------
 
-    async def _upsert_job(self, ctx: JobContext) -> dict[str, Any]:
+    async def upsert_job(self, ctx: JobContext) -> dict[str, Any]:
+        """The `upsert` operation: embed and upsert an upsertion task's items."""
         task_id = str(ctx.params.get("task_id") or ctx.source_id)
         async with self.db.read_session() as s:
             task = await s.get(m.UpsertionTask, (task_id, ctx.project_id))
