@@ -1,6 +1,7 @@
 """The package's layering, checked from its imports (every import, also those inside functions and under
 TYPE_CHECKING): no import cycles; only `api/` (and the composition root, the CLI) speaks gRPC or the generated
-messages; only `vectors/` imports pymilvus; the layers below the API never import it."""
+messages; only `vectors/` imports pymilvus; the layers below the API never import it; the pipeline imports no
+jobs or services."""
 
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ def test_layers_below_the_api_know_no_grpc_and_only_vectors_knows_milvus() -> No
             for banned in ("grpc", "vecflow.v1", "vecflow.api"):
                 if any(i == banned or i.startswith(banned + ".") for i in used):
                     problems.append(f"{name} imports {banned}")
+        if layer == "pipeline":  # the pipeline knows no jobs: operations map its failures (CodedFailure)
+            problems += [
+                f"{name} imports {i}" for i in sorted(used) if i.startswith(("vecflow.jobs", "vecflow.services"))
+            ]
         if layer != "vectors" and any(i == "pymilvus" or i.startswith("pymilvus.") for i in used):
             problems.append(f"{name} imports pymilvus (only vecflow.vectors may)")
     assert problems == []

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from vecflow.failures import CodedFailure
 from vecflow.jobs import records as r
-from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.jobs.errors import JobCancelled
 
 T = TypeVar("T")
 
@@ -110,7 +111,7 @@ class JobContext:
                 self, name, r.STEP_CANCELLED, details=step.details, duration=time.monotonic() - start
             )
             raise
-        except JobFailed as err:
+        except CodedFailure as err:
             self._cancel_flush()
             info = {**step.details, "error_code": err.code, "error_message": err.message, **err.details}
             await self.engine.emit(self, name, r.STEP_FAILED, details=info, duration=time.monotonic() - start)

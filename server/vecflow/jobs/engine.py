@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select, update
 
 from vecflow.errors import FailedPrecondition, NotFound
+from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
 from vecflow.jobs import records as r
 from vecflow.jobs.context import JobContext
-from vecflow.jobs.errors import JobCancelled, JobFailed
+from vecflow.jobs.errors import JobCancelled
 from vecflow.jobs.eventlog import JOBS, EventLog, SyncWrite
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
@@ -253,7 +254,7 @@ class JobEngine:
             outcome = (r.SUCCEEDED, {"result": result or {}})
         except JobCancelled:
             outcome = (r.CANCELLED, {})
-        except JobFailed as err:
+        except CodedFailure as err:  # JobFailed, or a pipeline failure with its own code
             outcome = (r.FAILED, {"code": err.code, "message": err.message, "details": err.details})
         except (LeaseLost, asyncio.CancelledError) as err:
             renewer.cancel()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from vecflow.failures import CodedFailure
 
-class JobFailed(Exception):
-    """End the job as failed with a documented UPPER_SNAKE `code` and a message a person can act on."""
 
-    def __init__(self, code: str, message: str, details: dict[str, object] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+class JobFailed(CodedFailure):
+    """End the job as failed with a documented UPPER_SNAKE `code` and a message a person can act on. (The engine
+    records any CodedFailure the same way: a pipeline error that reaches it ends the job with its code.)"""
 
 
 class JobCancelled(Exception):

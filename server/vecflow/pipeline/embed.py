@@ -9,7 +9,7 @@ Two implementations of the `Embedder` protocol:
 * `OpenAIEmbedder` posts to `{base_url}/v1/embeddings` with httpx, retrying 429 and 5xx answers with backoff.
 
 `embedder_from_settings` picks one from the server's settings. Failures surface as `EmbeddingError`, a
-`JobFailed` with a documented code, so a job that cannot embed fails with that code and a readable message.
+`CodedFailure` with a documented code, so a job that cannot embed fails with that code and a readable message.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vecflow import metrics
-from vecflow.jobs.errors import JobFailed
+from vecflow.failures import CodedFailure
 
 # Never reach for a model hub: weights come from a local path (by default a package). huggingface_hub reads
 # these when it is first imported, so they are set before anything below imports it.
@@ -54,7 +54,7 @@ MAX_DEFAULT_WORKERS = 4  # encoder threads by default: one per core, up to this 
 DEFAULT_REMOTE_MAX_TOKENS = 512
 
 
-class EmbeddingError(JobFailed):
+class EmbeddingError(CodedFailure):
     """Embedding failed. `code` is EMBEDDING_UNAVAILABLE (the model or endpoint cannot embed now: load failure,
     connection error, timeout, HTTP error after retries) or EMBEDDING_BAD_RESPONSE (the endpoint answered with
     something that is not the embeddings asked for)."""

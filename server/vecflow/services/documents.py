@@ -26,6 +26,7 @@ from vecflow.errors import (
     NotFound,
     ResourceExhausted,
 )
+from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -448,7 +449,7 @@ class DocumentService:
             await self._set_file(file_id, parse_state="pending", parse_job_id=ctx.job_id)
         try:
             return await self._parse(ctx, row)
-        except JobFailed as err:
+        except CodedFailure as err:  # JobFailed, or the tokenizer's EmbeddingError
             await self._set_file(
                 file_id, parse_state="failed", parse_error_code=err.code, parse_error_message=err.message
             )

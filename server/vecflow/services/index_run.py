@@ -30,9 +30,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vecflow.failures import CodedFailure
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
-from vecflow.jobs.errors import JobFailed
 from vecflow.pipeline.chunk import Chunk, chunk_text
 from vecflow.pipeline.embed import Embedder
 from vecflow.storage import models as m
@@ -323,7 +323,7 @@ class IndexRun:
             if piece.parts:
                 try:
                     await self._index_slice(piece)
-                except JobFailed as err:  # these files fail (embedding endpoint down, say); the others go on
+                except CodedFailure as err:  # these files fail (embedding endpoint down, say); the others go on
                     ids = dict.fromkeys(w.file_id for w, _ in piece.parts)
                     await self._fail([Failure(f, err.code, err.message) for f in ids])
 
