@@ -272,8 +272,10 @@ class DocumentService:
         values: dict[str, Any] = {"updated_at": new.updated_at}
         if with_metadata:
             values["metadata"] = new.metadata_
+        # upload() decided before this transaction whether a parse job is needed; another replace in between
+        # can make that decision wrong, in either direction.
         if self._same(existing, new, parse):
-            if job is not None:  # it changed between the first look and now: cannot happen in one transaction
+            if job is not None:
                 raise Aborted("the file changed during this upload; upload again", reason="CONCURRENT_CHANGE")
             outcome = "unchanged"
         else:
@@ -345,11 +347,7 @@ class DocumentService:
         taken = repo.name_taken_in(conn, kb_id, directory, name)
         existing = None
         if taken == "file" and replace:
-            existing = conn.execute(
-                select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state).where(
-                    FILES.c.kb_id == kb_id, FILES.c.directory == directory, FILES.c.name == name
-                )
-            ).first()
+            existing = self._file_at(conn, kb_id, directory, name)
         elif taken:
             raise self._name_taken(directory, name, taken)
         return bool(kb.auto_parse), missing, existing

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import Connection, delete, select
 
 from vecflow import validation as v
 from vecflow.errors import AlreadyExists, FailedPrecondition, NotFound
 from vecflow.ids import new_id
 from vecflow.services.auth import Principal
-from vecflow.services.purge import DIRS, FILES, KBS, FilePurge, in_directory_tree
+from vecflow.services.purge import DIRS, FILES, KBS, FilePurge
 from vecflow.storage import models as m
 from vecflow.storage import paging
 from vecflow.storage import repositories as repo
@@ -163,16 +163,17 @@ class KnowledgeBaseService:
                     metadata={"path": path},
                 )
         directories = 0
-        tree = or_(DIRS.c.path == path, DIRS.c.path.startswith(path + "/", autoescape=True))
 
         def drop_directories(conn: Connection) -> None:
             nonlocal directories
-            directories = conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id, tree)).rowcount or 0
+            directories = (
+                conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id, repo.in_tree(DIRS.c.path, path))).rowcount or 0
+            )
 
         files = await self.purge.delete_files(
             caller.project_id,
             kb_id,
-            in_directory_tree(path),
+            repo.in_tree(FILES.c.directory, path),
             source_id=kb_id,
             on_behalf_of=caller.on_behalf_of,
             after=drop_directories,

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
 from vecflow.errors import FailedPrecondition
 from vecflow.jobs.context import JobContext
@@ -39,13 +39,7 @@ RESULTS = m.ParseResult.__table__
 VS_FILES = m.VectorStoreFile.__table__
 STORES = m.VectorStore.__table__
 
-DELETE_BATCH = 256  # file ids per Milvus delete expression
 RECLAIM_BATCH = 500  # content hashes per reference query
-
-
-def in_directory_tree(path: str) -> ColumnElement[bool]:
-    """kb_files rows in directory `path` or below it."""
-    return or_(FILES.c.directory == path, FILES.c.directory.startswith(path + "/", autoescape=True))
 
 
 class FilePurge:
@@ -132,8 +126,7 @@ class FilePurge:
             async with ctx.step("remove_chunks", vector_stores=len(by_store), files=sum(map(len, by_store.values()))):
                 index = await self.index()
                 for vs_id, file_ids in sorted(by_store.items()):
-                    for first in range(0, len(file_ids), DELETE_BATCH):
-                        await index.delete_files(ctx.project_id, vs_id, file_ids[first : first + DELETE_BATCH])
+                    await index.delete_files(ctx.project_id, vs_id, file_ids)
         results = ctx.params.get("parse_results", [])
         if results:
             async with ctx.step("remove_parse_results", parse_results=len(results)):

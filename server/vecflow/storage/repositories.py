@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, Select, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, Insert, Select, and_, bindparam, func, insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,18 +178,9 @@ def insert_rows(conn: Connection, rows: Sequence[m.Base]) -> None:
     conn.execute(plan.statement, batch)
 
 
-async def delete_tree(session: AsyncSession, kb_id: str, path: str) -> tuple[int, int]:
-    """Delete a directory, everything below it, and its files; returns (files, directories)."""
-    prefix = path + "/"
-    in_tree_dir = or_(m.Directory.path == path, m.Directory.path.startswith(prefix, autoescape=True))
-    in_tree_file = or_(m.File.directory == path, m.File.directory.startswith(prefix, autoescape=True))
-    files = await session.scalar(select(func.count()).select_from(m.File).where(m.File.kb_id == kb_id, in_tree_file))
-    dirs = await session.scalar(
-        select(func.count()).select_from(m.Directory).where(m.Directory.kb_id == kb_id, in_tree_dir)
-    )
-    await session.execute(delete(m.File).where(m.File.kb_id == kb_id, in_tree_file))
-    await session.execute(delete(m.Directory).where(m.Directory.kb_id == kb_id, in_tree_dir))
-    return int(files or 0), int(dirs or 0)
+def in_tree(column: Any, path: str) -> Any:
+    """`column` (a directory path: a directory's own, or a file's directory) is `path` or below it."""
+    return or_(column == path, column.startswith(path + "/", autoescape=True))
 
 
 async def directory_is_empty(session: AsyncSession, kb_id: str, path: str) -> bool:

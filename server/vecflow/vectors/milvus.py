@@ -208,6 +208,14 @@ def chunk_generation(pk: str) -> str:
     return parts[2] if len(parts) == 4 else ""
 
 
+def _members(scope: str, field: str, values: Sequence[str]) -> list[str]:
+    """`scope and field in [...]` expressions, DELETE_BATCH values each (none for no values)."""
+    return [
+        f"{scope} and {field} in [{', '.join(_lit(v, field) for v in values[n : n + DELETE_BATCH])}]"
+        for n in range(0, len(values), DELETE_BATCH)
+    ]
+
+
 def _scope(**values: str) -> str:
     return " and ".join(f"{name} == {_lit(value, name)}" for name, value in values.items())
 
@@ -875,21 +883,15 @@ class MilvusIndex:
         await self._run(self._delete_sync, client, CHUNKS_COLLECTION, [expr])
 
     async def delete_files(self, project_id: str, vector_store_id: str, file_ids: Sequence[str]) -> None:
-        """Delete the chunks of several files of one store in one call."""
-        if not file_ids:
-            return
-        members = ", ".join(_lit(f, "file_id") for f in file_ids)
-        expr = f"{_scope(project_id=project_id, vector_store_id=vector_store_id)} and file_id in [{members}]"
-        client = await self._ready()
-        await self._run(self._delete_sync, client, CHUNKS_COLLECTION, [expr])
+        """Delete the chunks of several files of one store, DELETE_BATCH files per expression."""
+        exprs = _members(_scope(project_id=project_id, vector_store_id=vector_store_id), "file_id", file_ids)
+        if exprs:
+            client = await self._ready()
+            await self._run(self._delete_sync, client, CHUNKS_COLLECTION, exprs)
 
     async def delete_chunks(self, project_id: str, vector_store_id: str, pks: Sequence[str]) -> None:
         """Delete chunks of one store by pk (see `chunk_pk`), DELETE_BATCH at a time."""
-        scope = _scope(project_id=project_id, vector_store_id=vector_store_id)
-        exprs = [
-            f"{scope} and pk in [{', '.join(_lit(pk, 'pk') for pk in pks[first : first + DELETE_BATCH])}]"
-            for first in range(0, len(pks), DELETE_BATCH)
-        ]
+        exprs = _members(_scope(project_id=project_id, vector_store_id=vector_store_id), "pk", pks)
         if exprs:
             client = await self._ready()
             await self._run(self._delete_sync, client, CHUNKS_COLLECTION, exprs)
@@ -972,14 +974,9 @@ class MilvusIndex:
         name = self._items(collection)
         if isinstance(object_ids, str):
             raise _invalid("object_ids must be a list of strings, not one string")
-        ids = list(dict.fromkeys(object_ids))
-        if not ids:
+        exprs = _members(_scope(project_id=project_id), "object_id", list(dict.fromkeys(object_ids)))
+        if not exprs:
             return
-        scope = _scope(project_id=project_id)
-        exprs = [
-            f"{scope} and object_id in [{', '.join(_lit(i, 'object_id') for i in ids[n : n + DELETE_BATCH])}]"
-            for n in range(0, len(ids), DELETE_BATCH)
-        ]
         client = await self._ready()
         await self._run(self._delete_sync, client, name, exprs)
 
