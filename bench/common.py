@@ -163,7 +163,7 @@ async def _wait_ready(address: str) -> None:
 
 async def upload_documents(client: Any, kb_id: str, docs: list[dict[str, Any]], concurrency: int = 8) -> list[Any]:
     """Upload each document as a .txt file; returns the UploadFileResponses in order."""
-    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+    from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
     semaphore = asyncio.Semaphore(concurrency)
 
@@ -180,7 +180,7 @@ async def upload_documents(client: Any, kb_id: str, docs: list[dict[str, Any]], 
 
 async def wait_parsed(client: Any, kb_id: str, total: int) -> None:
     """Poll until no file of the knowledge base is still pending (no need for thousands of watch streams)."""
-    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+    from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
     while True:
         pending = await client.knowledge_bases.ListFiles(

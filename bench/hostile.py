@@ -25,7 +25,7 @@ from pathlib import Path
 from common import KEY, ROOT, SERVERS, vecflow_server
 
 sys.path.insert(0, str(ROOT / "tests"))
-import hostile_files as hf
+from helpers import hostile_files as hf
 
 MIB = 1024 * 1024
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -75,9 +75,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(address: str, quick: bool) -> None:
-    from vecflow.v1 import job_pb2
-    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
     from vecflow_client import VecflowClient
+    from vecflow_client.v1 import job_pb2
+    from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
     scale = 0.05 if quick else 1.0
     cases: list[tuple[str, str, Callable[[], bytes]]] = [

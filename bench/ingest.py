@@ -47,11 +47,11 @@ from common import (
 from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.embed import LocalEmbedder, default_torch_threads, load_local_model
 from vecflow.pipeline.parse import parse_document
-from vecflow.v1 import job_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow.vectors.milvus import MilvusIndex
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 
 async def through_service(address: str, metrics_address: str, docs: list[dict], group: int) -> dict[str, float]:

@@ -23,10 +23,10 @@ CHUNK_TOKENS = 128
 
 
 async def run(address: str, chunks: int) -> None:
-    from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
-    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-    from vecflow.v1 import vector_store_service_pb2 as vs_pb2
     from vecflow_client import VecflowClient
+    from vecflow_client.v1 import common_pb2, job_pb2, job_service_pb2
+    from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+    from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
     # About 100 tokens of SciFact text per chunk wanted: ~ 5 characters a token.
     text, docs = "", load_corpus()

@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from common import KEY, SCIFACT, load_corpus, upload_documents, vecflow_server, wait_parsed
-from vecflow.v1 import common_pb2, job_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import common_pb2, job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 MODES = {
     "dense": common_pb2.RANKING_MODE_DENSE,
@@ -65,7 +65,7 @@ def recall_at(ranked: list[str], relevant: set[str], k: int = 100) -> float:
 
 async def ingest_items(address: str, docs: list[dict], state: Path) -> str:
     """One upsertion task, one item per document (payload.text = title + text)."""
-    from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
+    from vecflow_client.v1 import upsertion_task_service_pb2 as task_pb2
 
     async with VecflowClient(address, KEY) as client:
         items = []
@@ -119,7 +119,7 @@ async def ingest(address: str, docs: list[dict], state: Path) -> str:
 
 
 async def evaluate(address: str, store_id: str, queries: dict[str, str], qrels: dict[str, set[str]]) -> dict:
-    from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
+    from vecflow_client.v1 import upsertion_task_service_pb2 as task_pb2
 
     results = {}
     async with VecflowClient(address, KEY) as client:

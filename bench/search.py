@@ -22,10 +22,10 @@ from pathlib import Path
 
 from common import KEY, SCIFACT, vecflow_server
 from vecflow.pipeline.embed import LocalEmbedder
-from vecflow.v1 import common_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow.vectors.milvus import MilvusIndex
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import common_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 MODES = {"dense": common_pb2.RANKING_MODE_DENSE, "hybrid": common_pb2.RANKING_MODE_HYBRID}
 

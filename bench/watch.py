@@ -55,7 +55,7 @@ def register(engine: Any) -> None:
 async def bare_server(port: int, events: int, rate: float, start_at: float) -> None:
     import grpc
     from google.protobuf.timestamp_pb2 import Timestamp
-    from vecflow.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+    from vecflow_client.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
     queues: set[asyncio.Queue[Any]] = set()
 
@@ -108,7 +108,7 @@ async def bare_server(port: int, events: int, rate: float, start_at: float) -> N
 
 async def watchers(address: str, job_id: str, streams: int, ready_file: str) -> None:
     import grpc
-    from vecflow.v1 import job_service_pb2, job_service_pb2_grpc
+    from vecflow_client.v1 import job_service_pb2, job_service_pb2_grpc
 
     n_channels = (streams + STREAMS_PER_CHANNEL - 1) // STREAMS_PER_CHANNEL
     channels = [grpc.aio.insecure_channel(address) for _ in range(n_channels)]

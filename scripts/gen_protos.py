@@ -1,4 +1,8 @@
-"""Regenerate the Python stubs for proto/ into server/vecflow/v1 (the only way they change).
+"""Regenerate the Python stubs for proto/ into clients/python/vecflow_client/v1 (the only way they change).
+
+protoc names modules after proto paths (proto/vecflow/v1/x.proto -> vecflow/v1/x_pb2.py, importing its
+siblings as `vecflow.v1`), so the stubs are generated into a temporary folder and their imports rewritten
+to `vecflow_client.v1` before they are written (or, with --check, compared).
 
 Usage:
     python scripts/gen_protos.py          # rewrite the committed stubs
@@ -8,7 +12,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import filecmp
+import re
 import shutil
 import subprocess
 import sys
@@ -17,13 +21,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-PACKAGE = Path("vecflow") / "v1"
-OUT_ROOT = ROOT / "server"
+PACKAGE = Path("vecflow") / "v1"  # where protoc puts the stubs, from the proto paths
+TARGET = ROOT / "clients" / "python" / "vecflow_client" / "v1"  # where they live, importable as vecflow_client.v1
+MODULE = "vecflow_client.v1"
 INIT_TEXT = '"""Generated gRPC stubs for vecflow.v1. Do not edit: run scripts/gen_protos.py."""\n'
+
+# `from vecflow.v1 import x_pb2` / `import vecflow.v1.x_pb2` lines, and the module name each _pb2.py
+# registers its classes under (their __module__); the proto package `vecflow.v1` itself stays as it is.
+IMPORT_LINE = re.compile(r"^(from|import) vecflow\.v1\b", re.MULTILINE)
+MODULE_NAME = re.compile(r"(BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'vecflow\.v1\.(\w+)'")
+
+
+def rewrite(text: str) -> str:
+    """A generated stub's text with its own package's imports pointing at vecflow_client.v1."""
+    text = IMPORT_LINE.sub(rf"\1 {MODULE}", text)
+    return MODULE_NAME.sub(rf"\1'{MODULE}.\2'", text)
 
 
 def generate(out_root: Path) -> None:
-    """Run protoc (from grpcio-tools) over every .proto under proto/vecflow/v1."""
+    """Run protoc (from grpcio-tools) over every .proto under proto/vecflow/v1, into out_root/vecflow/v1."""
     import grpc_tools
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE).glob("*.proto"))
@@ -35,6 +51,7 @@ def generate(out_root: Path) -> None:
         if found is None:
             raise SystemExit("protoc-gen-mypy_grpc not found: pip install mypy-protobuf (pyproject's dev extra)")
         plugin = Path(found)
+    (out_root / PACKAGE).mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
@@ -52,39 +69,40 @@ def generate(out_root: Path) -> None:
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"protoc failed with exit code {done.returncode}")
-    (out_root / PACKAGE / "__init__.py").write_text(INIT_TEXT)
 
 
-def generated_files(root: Path) -> set[str]:
-    return {p.name for p in (root / PACKAGE).iterdir() if p.is_file()}
+def stubs() -> dict[str, str]:
+    """Every stub file's name and final text (imports rewritten), generated fresh from proto/."""
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        out = {p.name: rewrite(p.read_text()) for p in (Path(tmp) / PACKAGE).iterdir() if p.is_file()}
+    out["__init__.py"] = INIT_TEXT
+    return out
+
+
+def committed() -> dict[str, str]:
+    """The stub files as they are in the repository."""
+    if not TARGET.is_dir():
+        return {}
+    return {p.name: p.read_text() for p in TARGET.iterdir() if p.is_file()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail when committed stubs differ from proto/")
     args = parser.parse_args()
+    fresh = stubs()
     if not args.check:
-        target = OUT_ROOT / PACKAGE
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        generate(OUT_ROOT)
-        print(f"generated {len(generated_files(OUT_ROOT))} files into {target.relative_to(ROOT)}")
+        if TARGET.exists():
+            shutil.rmtree(TARGET)
+        TARGET.mkdir(parents=True)
+        for name, text in sorted(fresh.items()):
+            (TARGET / name).write_text(text)
+        print(f"generated {len(fresh)} files into {TARGET.relative_to(ROOT)}")
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_root = Path(tmp)
-        (tmp_root / PACKAGE).mkdir(parents=True)
-        generate(tmp_root)
-        fresh, committed = (
-            generated_files(tmp_root),
-            generated_files(OUT_ROOT) if (OUT_ROOT / PACKAGE).exists() else set(),
-        )
-        drift = sorted(fresh ^ committed)
-        drift += sorted(
-            name
-            for name in fresh & committed
-            if not filecmp.cmp(tmp_root / PACKAGE / name, OUT_ROOT / PACKAGE / name, shallow=False)
-        )
+    have = committed()
+    drift = sorted(fresh.keys() ^ have.keys())
+    drift += sorted(name for name in fresh.keys() & have.keys() if fresh[name] != have[name])
     if drift:
         print("generated stubs drift from proto/: " + ", ".join(drift), file=sys.stderr)
         print("run: python scripts/gen_protos.py", file=sys.stderr)

@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import knowledge_base_service_pb2_grpc as kb_grpc
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2_grpc as kb_grpc
 
 BOOTSTRAP_KEY = "vf_test-bootstrap-key-0123456789abcdef"
 

@@ -27,14 +27,14 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, start_server
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers.server import Server, start_server
 from test_cli import BOOTSTRAP_KEY, free_port
-from vecflow.v1 import job_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as ut_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import NO_RETRY, RetryPolicy, VecflowClient, VecflowSyncClient
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as ut_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 TESTS = Path(__file__).resolve().parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
@@ -176,7 +176,7 @@ def served(model_server: ServerProcess) -> ServerProcess:
 def with_test_jobs(**extra: str) -> dict[str, str]:
     """Server settings for the test job handlers, with a 1 s lease so a killed job is requeued quickly."""
     return {
-        "VECFLOW_JOB_PLUGINS": "job_plugins:register",
+        "VECFLOW_JOB_PLUGINS": "helpers.job_plugins:register",
         "VECFLOW_JOB_LEASE_SECONDS": "1",
         "VECFLOW_JOB_POLL_SECONDS": "0.1",
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
@@ -728,7 +728,7 @@ def test_cli_configuration_precedence(served: ServerProcess, tmp_path: Path) -> 
 
 
 async def test_cli_jobs_watch_resumes_across_a_server_kill(job_process: ServerProcess) -> None:
-    from vecflow.v1 import job_service_pb2
+    from vecflow_client.v1 import job_service_pb2
 
     job_id = await submit_test_job(job_process, items=12, batch=2, delay=0.12, steps=["one", "two", "three"])
     watcher = subprocess.Popen(

@@ -18,8 +18,8 @@ from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
 from vecflow.services.auth import AuthService
 from vecflow.storage.db import Database
-from vecflow.v1 import job_pb2, job_service_pb2
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import job_pb2, job_service_pb2
 
 TESTS = Path(__file__).resolve().parent
 ITEMS, BATCH, STEPS = 20, 2, ("one", "two", "three")
@@ -37,7 +37,7 @@ def server_env(data: Path, address: str, plugins: bool = False, **extra: str) ->
         **extra,
     }
     if plugins:
-        env["VECFLOW_JOB_PLUGINS"] = "job_plugins:register"
+        env["VECFLOW_JOB_PLUGINS"] = "helpers.job_plugins:register"
         env["VECFLOW_WARM_UP"] = "false"  # the test jobs embed nothing
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
     return env
@@ -172,10 +172,10 @@ async def test_cli_jobs_watch_shows_steps_live_and_exits_by_outcome(tmp_path: Pa
 async def test_real_ingestion_survives_kill_9_without_duplicate_vectors(tmp_path: Path) -> None:
     from google.protobuf import json_format  # noqa: F401  (keeps imports local to this heavier test)
     from test_pipeline import upload
-    from vecflow.v1 import common_pb2
-    from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-    from vecflow.v1 import vector_store_service_pb2 as vs_pb2
     from vecflow.vectors.milvus import MilvusIndex
+    from vecflow_client.v1 import common_pb2
+    from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+    from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
     data = tmp_path / "data"
     address = f"127.0.0.1:{free_port()}"

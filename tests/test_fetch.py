@@ -618,7 +618,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, ssl.
 def https_server(tls: tuple[Server, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch, network: Network) -> Server:
     state, client_ctx = tls
     ctx_factory: Callable[[], ssl.SSLContext] = lambda: client_ctx  # noqa: E731
-    monkeypatch.setattr(fetch, "_ssl_context", ctx_factory)
+    monkeypatch.setattr(fetch.client, "_ssl_context", ctx_factory)
     network.answer("vecflow.test", ["127.0.0.1"])
     network.answer("other.test", ["127.0.0.1"])
     return state

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from conftest import Server, all_methods, start_server
 from google.protobuf import descriptor, message_factory
+from helpers.rpc import all_methods
+from helpers.server import Server, start_server
 from test_pipeline import upload, wait
-from vecflow.v1 import job_pb2, job_service_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from vecflow_client.v1 import job_pb2, job_service_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as task_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 SEED = int(os.environ.get("VECFLOW_FUZZ_SEED", "20261203"))
 SECONDS = float(os.environ.get("VECFLOW_FUZZ_SECONDS", "40"))

@@ -11,13 +11,14 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, error_details, start_server
 from google.protobuf import struct_pb2
+from helpers.rpc import error_details
+from helpers.server import Server, start_server
 from test_pipeline import upload, wait
-from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as task_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from vecflow_client.v1 import common_pb2, job_pb2, job_service_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as task_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 NON_FINITE = [float("nan"), float("inf"), float("-inf")]
 

@@ -12,14 +12,14 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import hostile_files as hf
 import pytest
-from conftest import Server, start_server
+from helpers import hostile_files as hf
+from helpers.server import Server, start_server
 from test_pipeline import upload, wait
 from vecflow.pipeline.detect import DOCX
 from vecflow.pipeline.parse_worker import rss_bytes
-from vecflow.v1 import job_pb2, job_service_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import job_pb2, job_service_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
 MIB = 1024 * 1024
 BUDGET = 128 * MIB

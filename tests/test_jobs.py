@@ -9,10 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import JOB_SETTINGS, Server, error_details, start_server
-from vecflow.v1 import job_pb2
-from vecflow.v1 import job_service_pb2 as pb
+from helpers.rpc import error_details
+from helpers.server import JOB_SETTINGS, Server, start_server
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import job_service_pb2 as pb
 
 TERMINAL = {job_pb2.JOB_STATUS_SUCCEEDED, job_pb2.JOB_STATUS_FAILED, job_pb2.JOB_STATUS_CANCELLED}
 
@@ -315,7 +316,7 @@ async def test_stalled_watcher_is_cut_off_and_server_memory_stays_bounded(tmp_pa
 
 
 def pb_stub(channel: grpc.aio.Channel) -> Any:
-    from vecflow.v1 import job_service_pb2_grpc
+    from vecflow_client.v1 import job_service_pb2_grpc
 
     return job_service_pb2_grpc.JobServiceStub(channel)
 

@@ -6,10 +6,11 @@ import asyncio
 
 import grpc
 import pytest
-from conftest import Server, error_details
+from helpers.rpc import error_details
+from helpers.server import Server
 from vecflow.ids import new_id
 from vecflow.storage import models as m
-from vecflow.v1 import knowledge_base_service_pb2 as pb
+from vecflow_client.v1 import knowledge_base_service_pb2 as pb
 
 REQUEST_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 

@@ -1,7 +1,7 @@
 """The package's layering, checked from its imports (every import, also those inside functions and under
 TYPE_CHECKING): no import cycles; only `api/` (and the composition root, the CLI) speaks gRPC or the generated
-messages; only `vectors/` imports pymilvus; the layers below the API never import it; the pipeline imports no
-jobs or services."""
+messages (vecflow_client.v1); the client (clients/python) imports no server; only `vectors/` imports pymilvus; the layers below the API never import it; the pipeline imports no
+jobs or services; api → services → operations → {jobs, pipeline, storage, vectors}, never upwards."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "server" / "vecflow"
-CORE = ("services", "jobs", "pipeline", "storage", "vectors")  # the layers below the API
+CORE = ("services", "operations", "jobs", "pipeline", "storage", "vectors")  # the layers below the API
+BELOW_OPERATIONS = ("jobs", "pipeline", "storage", "vectors")  # what operations may build on (no services)
 
 
 def modules() -> dict[str, Path]:
@@ -59,13 +60,17 @@ def test_layers_below_the_api_know_no_grpc_and_only_vectors_knows_milvus() -> No
         layer = name.split(".")[1] if "." in name else ""
         used = imports(path)
         if layer in CORE:
-            for banned in ("grpc", "vecflow.v1", "vecflow.api"):
+            for banned in ("grpc", "vecflow_client", "vecflow.api"):  # vecflow_client.v1: the generated messages
                 if any(i == banned or i.startswith(banned + ".") for i in used):
                     problems.append(f"{name} imports {banned}")
         if layer == "pipeline":  # the pipeline knows no jobs: operations map its failures (CodedFailure)
             problems += [
                 f"{name} imports {i}" for i in sorted(used) if i.startswith(("vecflow.jobs", "vecflow.services"))
             ]
+        if layer == "operations":  # api → services → operations → {jobs, pipeline, storage, vectors}
+            problems += [f"{name} imports {i}" for i in sorted(used) if i.startswith("vecflow.services")]
+        if layer in BELOW_OPERATIONS:
+            problems += [f"{name} imports {i}" for i in sorted(used) if i.startswith("vecflow.operations")]
         if layer != "vectors" and any(i == "pymilvus" or i.startswith("pymilvus.") for i in used):
             problems.append(f"{name} imports pymilvus (only vecflow.vectors may)")
     assert problems == []
@@ -76,8 +81,19 @@ def test_every_job_operation_of_the_contract_has_its_handler(tmp_path: Path) -> 
     from vecflow.api.convert import JOB_OPERATION
     from vecflow.app import App
     from vecflow.config import Settings
-    from vecflow.v1 import job_pb2
+    from vecflow_client.v1 import job_pb2
 
     app = App(Settings.from_env(env={}, data_dir=tmp_path / "data", metrics_address="", warm_up=False))
     declared = {JOB_OPERATION.word(value) for value in job_pb2.JobOperation.values() if value}
     assert set(app.engine._handlers) == declared
+
+
+def test_the_client_imports_no_server() -> None:
+    """Everything under clients/python (SDK, stubs, CLI, examples) installs and runs without the `vecflow` package."""
+    client = ROOT.parent.parent / "clients" / "python"
+    problems = []
+    for path in sorted(client.rglob("*.py")):
+        for name in sorted(imports(path)):
+            if name == "vecflow" or name.startswith("vecflow."):
+                problems.append(f"{path.relative_to(client)} imports {name}")
+    assert problems == []

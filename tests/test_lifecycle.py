@@ -11,12 +11,12 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, start_server
+from helpers.server import Server, start_server
 from test_knowledge_bases import expect_error
 from test_pipeline import ANIMALS, ASTRONOMY, upload, wait
-from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from vecflow_client.v1 import common_pb2, job_pb2, job_service_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 GARDEN = (
     "Tomatoes ripen best in full sun with steady watering. Basil planted beside them keeps pests away, "

@@ -16,14 +16,15 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, error_details, start_server
 from google.protobuf import json_format
-from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import parse_service_pb2 as parse_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as tasks_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from helpers.rpc import error_details
+from helpers.server import Server, start_server
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import common_pb2, job_pb2, job_service_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import parse_service_pb2 as parse_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as tasks_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 ANIMALS = (
     "Octopuses have three hearts and blue blood. They solve puzzles and escape from aquarium tanks.\n\n"
@@ -468,7 +469,7 @@ async def test_a_batch_may_name_files_still_being_parsed(tmp_path: Path, sqlite_
     """Files added right after upload are indexed as their parses finish; one whose parse fails ends
     failed with the parse's own error code, and a file whose parse job was cancelled before it ran too.
     One worker: the batch job waits for the parse jobs without holding the only worker slot."""
-    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("job_plugins:register",))
+    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("helpers.job_plugins:register",))
     try:
         stubs = srv.stubs()
         # Everything below queues behind this job, so every parse is still to come when the batch is made.
@@ -518,7 +519,7 @@ async def test_a_batch_may_name_files_still_being_parsed(tmp_path: Path, sqlite_
 async def test_jobs_cancelled_before_they_ran_leave_their_resources_consistent(tmp_path: Path, sqlite_url: str) -> None:
     """CancelJob on a queued parse, file-batch or upsert job: the file, batch and task say so (they would
     otherwise stay pending forever, as no handler ever ran)."""
-    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("job_plugins:register",))
+    srv = await start_server(tmp_path, sqlite_url, workers=1, job_plugins=("helpers.job_plugins:register",))
     try:
         stubs = srv.stubs()
         blocker = await srv.app.engine.submit(srv.key.project_id, "test.idle", params={"seconds": 30})

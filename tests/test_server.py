@@ -8,12 +8,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import Server, all_methods, error_details, start_server
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from helpers.rpc import all_methods, error_details
+from helpers.server import Server, start_server
 from vecflow.app import SERVICE_NAMES
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
 
 async def test_health_serving_for_server_and_each_service(server: Server) -> None:

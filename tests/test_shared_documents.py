@@ -10,14 +10,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server
+from helpers.server import Server, start_server
 from test_parsing import ABSENT_REASON, MANIFEST, OUTCOMES, SHARED_DOCS
 from test_pipeline import file_batch, upload
-from vecflow.v1 import job_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import parse_service_pb2 as parse_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import parse_service_pb2 as parse_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 BATCH_TEXT_LIMIT = 40_000  # characters; bigger parsed documents are left out of the (CPU-bound) embedding step
 

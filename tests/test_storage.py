@@ -6,12 +6,12 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import start_server
+from helpers.server import start_server
 from vecflow.storage import migrate
 from vecflow.storage.db import Database
 from vecflow.storage.models import Base
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 
 async def test_migrations_match_models_and_are_repeatable(database_url: str) -> None:

@@ -6,12 +6,13 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, all_methods, call_any, error_details
 from google.protobuf import json_format, message_factory
+from helpers.rpc import all_methods, call_any, error_details
+from helpers.server import Server
 from vecflow.ids import new_id
 from vecflow.storage import models as m
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 # RPCs that take no resource id (they act on the caller's own project only).
 PROJECT_SCOPED = {
@@ -163,7 +164,7 @@ async def test_lists_never_show_another_projects_resources(server: Server) -> No
     intruder = server.stubs((await server.tenant()).secret)
     assert list((await intruder.kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())).knowledge_bases) == []
     assert list((await intruder.stores.ListVectorStores(vs_pb2.ListVectorStoresRequest())).vector_stores) == []
-    from vecflow.v1 import job_service_pb2, upsertion_task_service_pb2
+    from vecflow_client.v1 import job_service_pb2, upsertion_task_service_pb2
 
     assert list((await intruder.jobs.ListJobs(job_service_pb2.ListJobsRequest())).jobs) == []
     tasks = await intruder.tasks.ListUpsertionTasks(upsertion_task_service_pb2.ListUpsertionTasksRequest())

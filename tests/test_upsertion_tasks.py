@@ -13,11 +13,12 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import Server, error_details, start_server
 from google.protobuf import json_format, struct_pb2
-from vecflow.v1 import common_pb2, job_pb2, job_service_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as pb
+from helpers.rpc import error_details
+from helpers.server import Server, start_server
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import common_pb2, job_pb2, job_service_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as pb
 
 DEFAULT, CATEGORIES = pb.COLLECTION_DEFAULT, pb.COLLECTION_CATEGORIES
 DENSE, KEYWORD, HYBRID = common_pb2.RANKING_MODE_DENSE, common_pb2.RANKING_MODE_KEYWORD, common_pb2.RANKING_MODE_HYBRID
@@ -280,7 +281,7 @@ async def test_cancel_restart_and_their_preconditions(tmp_path: Path, sqlite_url
     srv = await start_server(tmp_path, sqlite_url, workers=1)
     try:
         stubs = srv.stubs()
-        srv.app.upsertion_tasks.batch_size = 4
+        srv.app.upsert_items.batch_size = 4
         index = await srv.app.indexing.ready()
         project = srv.key.project_id
         many = [item(f"fact-{i}", {"text": f"Fact number {i} is about topic {i % 7}."}) for i in range(80)]
@@ -395,6 +396,21 @@ async def test_list_paging_status_and_limits(any_srv: Server) -> None:
     assert await listed(status=pb.UPSERTION_TASK_STATUS_PENDING) == ([], 0)
     err = await rejected(stubs.tasks.ListUpsertionTasks(pb.ListUpsertionTasksRequest(offset=-1)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    # Token paging, as every other List call: pages in order, a filter bound to its token, never mixed with offset.
+    async def page(**kw: Any) -> tuple[list[str], int, str]:
+        reply = await stubs.tasks.ListUpsertionTasks(pb.ListUpsertionTasksRequest(**kw))
+        return [t.id for t in reply.upsertion_tasks], reply.total, reply.next_page_token
+
+    first, total, token = await page(page_size=2)
+    assert (first, total) == (["t3", "t2"], 3) and token
+    assert await page(page_size=2, page_token=token) == (["t1"], 3, "")
+    done, _, token = await page(page_size=1, status=pb.UPSERTION_TASK_STATUS_DONE)
+    assert done == ["t3"] and token
+    assert (await page(page_size=1, status=pb.UPSERTION_TASK_STATUS_DONE, page_token=token))[0] == ["t1"]
+    for wrong in ({"status": pb.UPSERTION_TASK_STATUS_FAILED}, {"offset": 1}):
+        err = await rejected(stubs.tasks.ListUpsertionTasks(pb.ListUpsertionTasksRequest(page_token=token, **wrong)))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, wrong
 
     async def invalid(items: list[pb.UpsertionItem], **fields: Any) -> tuple[str, str, str]:
         err = await rejected(create(stubs, items, **fields))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import grpc
-from conftest import Server
 from google.protobuf import field_mask_pb2
+from helpers.server import Server
 from test_knowledge_bases import expect_error
 from vecflow.ids import new_id
 from vecflow.storage import models as m
-from vecflow.v1 import common_pb2
-from vecflow.v1 import vector_store_service_pb2 as pb
+from vecflow_client.v1 import common_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as pb
 
 
 async def test_create_with_defaults_and_custom_chunking(any_server: Server) -> None:

@@ -10,6 +10,18 @@ import time
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from vecflow_client.v1 import (
+    job_service_pb2,
+    job_service_pb2_grpc,
+    knowledge_base_service_pb2,
+    knowledge_base_service_pb2_grpc,
+    parse_service_pb2,
+    parse_service_pb2_grpc,
+    upsertion_task_service_pb2,
+    upsertion_task_service_pb2_grpc,
+    vector_store_service_pb2,
+    vector_store_service_pb2_grpc,
+)
 
 from vecflow.api.interceptors import default_interceptors
 from vecflow.api.jobs import JobServicer, WriteGuard
@@ -24,6 +36,15 @@ from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
 from vecflow.jobs.watch import JobWatcher
 from vecflow.metrics import MetricsServer
+from vecflow.operations import Operation
+from vecflow.operations.chunk import ChunkPreview
+from vecflow.operations.extract import Extract
+from vecflow.operations.file_batch import IndexFileBatch
+from vecflow.operations.index_run import IndexTools
+from vecflow.operations.parse import Parse
+from vecflow.operations.purge_files import PurgeFiles
+from vecflow.operations.upsert import UpsertItems
+from vecflow.operations.vector_store import IndexFiles
 from vecflow.pipeline.chunk import tokenizer_json
 from vecflow.pipeline.embed import embedder_from_settings
 from vecflow.pipeline.fetch import FetchPolicy
@@ -37,25 +58,13 @@ from vecflow.services.jobs import JobQueryService
 from vecflow.services.knowledge_bases import KnowledgeBaseService
 from vecflow.services.parse import ParseResultService
 from vecflow.services.purge import FilePurge, reclaim_contents
-from vecflow.services.upsertion_tasks import UpsertionTaskService
+from vecflow.services.upsertion import UpsertionTaskService
 from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
 from vecflow.storage import migrate, paging
 from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
 from vecflow.storage.parsed import ParsedStore
 from vecflow.storage.secrets import shared_secret
-from vecflow.v1 import (
-    job_service_pb2,
-    job_service_pb2_grpc,
-    knowledge_base_service_pb2,
-    knowledge_base_service_pb2_grpc,
-    parse_service_pb2,
-    parse_service_pb2_grpc,
-    upsertion_task_service_pb2,
-    upsertion_task_service_pb2_grpc,
-    vector_store_service_pb2,
-    vector_store_service_pb2_grpc,
-)
 from vecflow.vectors.milvus import MilvusIndex
 
 log = logging.getLogger("vecflow.app")
@@ -115,9 +124,6 @@ class App:
             self.db,
             self.engine,
             self.blobs,
-            self.parsed,
-            self.parser,
-            self.embedder,
             FetchPolicy(
                 max_bytes=settings.max_upload_bytes,
                 timeout_seconds=settings.fetch_timeout_seconds,
@@ -126,19 +132,17 @@ class App:
             ),
             settings.max_upload_bytes,
             self._chunk_limits,
-            reindex=lambda project_id, file_id: self.indexing.reindex_file(project_id, file_id),
         )
         self.indexing = IndexingService(
             self.db,
             self.engine,
             self.vector_stores,
-            self.parsed,
             self.embedder,
             lambda dim: MilvusIndex(settings.milvus_uri, settings.milvus_token, dim=dim),
             settings.max_batch_files,
             settings.max_search_results,
         )
-        self.purge = FilePurge(self.db, self.engine, self.parsed, self.indexing.ready)
+        self.purge = FilePurge(self.db, self.engine)
         self.knowledge_bases = KnowledgeBaseService(self.db, self.purge)
         self.sweeper: asyncio.Task[None] | None = None
         self.warmer: asyncio.Task[None] | None = None
@@ -157,7 +161,10 @@ class App:
         self.metrics: MetricsServer | None = None
         self.port = 0
         self.bootstrap_key: IssuedKey | None = None
-        self._register_operations()
+        self.upsert_items = UpsertItems(self.db, self.embedder, self.indexing.ready)
+        self.operations = self._operations()
+        for operation in self.operations:
+            self.engine.register(operation.name, operation.handler, on_cancel_unstarted=operation.cancelled_unstarted)
         plugins.load(self.engine, settings.job_plugins)
 
     async def _chunk_limits(self) -> ChunkingLimits:
@@ -165,20 +172,30 @@ class App:
         await self.embedder.load()
         return ChunkingLimits(max_chunk_size_tokens=self.embedder.max_tokens)
 
-    def _register_operations(self) -> None:
-        """Every job operation (`JobOperation` in proto/vecflow/v1/job.proto) and what runs it, in one place;
-        job plugins (VECFLOW_JOB_PLUGINS) add theirs at start."""
-        operations = [
-            ("parse", self.documents.parse_job, self.documents.parse_cancelled),
-            ("extract", self.documents.extract_job, None),
-            ("chunk", self.documents.chunk_job, None),
-            ("vector_store", self.indexing.index_job, self.indexing.cancelled_unstarted),
-            ("file_batch", self.indexing.index_job, self.indexing.cancelled_unstarted),
-            ("upsert", self.upsertion_tasks.upsert_job, self.upsertion_tasks.cancelled_unstarted),
-            ("purge_files", self.purge.run, None),
+    def _operations(self) -> list[Operation]:
+        """Every job operation (`JobOperation` in proto/vecflow/v1/job.proto) and what runs it, in one place
+        (vecflow.operations); job plugins (VECFLOW_JOB_PLUGINS) add theirs at start."""
+        parse = Parse(
+            self.db,
+            self.engine,
+            self.blobs,
+            self.parsed,
+            self.parser,
+            self.embedder,
+            reindex=self.indexing.reindex_file,
+        )
+        tools = IndexTools(self.db, self.engine, self.parsed, self.embedder)
+        index_files = IndexFiles(tools, self.indexing.ready)
+        index_batch = IndexFileBatch(tools, self.indexing.ready)
+        return [
+            Operation("parse", parse, parse.cancelled_unstarted),
+            Operation("extract", Extract(self.db, self.parsed)),
+            Operation("chunk", ChunkPreview(self.db, self.parsed, self.embedder)),
+            Operation("vector_store", index_files, index_files.cancelled_unstarted),
+            Operation("file_batch", index_batch, index_batch.cancelled_unstarted),
+            Operation("upsert", self.upsert_items, self.upsert_items.cancelled_unstarted),
+            Operation("purge_files", PurgeFiles(self.parsed, self.indexing.ready)),
         ]
-        for operation, handler, on_cancel_unstarted in operations:
-            self.engine.register(operation, handler, on_cancel_unstarted=on_cancel_unstarted)
 
     async def prepare_storage(self) -> None:
         """Create the data directory, migrate the schema, and bootstrap an empty database."""

@@ -1,10 +1,8 @@
-"""The `vecflow` command.
+"""The server's `vecflow` commands: `serve` runs the server, `admin` manages tenants and keys, `migrate` the schema.
 
-Server side: `serve` runs the server, `admin` manages tenants and keys, `migrate` the schema (these
-talk to the database and import the server). Client side, over gRPC with the Python SDK: `kb`,
-`upload`, `stores`, `batches`, `tasks`, `search` and `jobs` (see vecflow/cli_common.py for the
-shared options, configuration and exit codes). Server modules are imported only by the server
-commands, so client commands start quickly.
+These talk to the database and import the server. The `vecflow` command itself, with the client commands,
+is vecflow_client.cli; it finds these through the `vecflow.cli` entry point (`register`). Server modules are
+imported only when a server command runs, so client commands start quickly.
 """
 
 from __future__ import annotations
@@ -17,21 +15,13 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vecflow import cli_jobs, cli_kb, cli_search, cli_stores, cli_tasks, cli_upload
+from vecflow_client import cli as client_cli
 
 if TYPE_CHECKING:
     from vecflow.config import Settings
     from vecflow.services.auth import AuthService, IssuedKey
 
-CLIENT_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "jobs": cli_jobs.main,
-    "kb": cli_kb.main,
-    "upload": cli_upload.main,
-    "stores": cli_stores.main,
-    "batches": cli_stores.main,
-    "tasks": cli_tasks.main,
-    "search": cli_search.main,
-}
+SERVER_COMMANDS = ("serve", "migrate", "admin")
 
 
 def _print_key(key: IssuedKey, heading: str) -> None:
@@ -113,10 +103,10 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
                 args.json,
             )
         elif cmd == "list-projects":
-            rows = await auth.list_projects(args.account)
-            _emit([{"id": p.id, "account_id": p.account_id, "name": p.name} for p in rows], args.json)
+            projects = await auth.list_projects(args.account)
+            _emit([{"id": p.id, "account_id": p.account_id, "name": p.name} for p in projects], args.json)
         elif cmd == "list-keys":
-            rows = await auth.list_keys(args.project)
+            keys = await auth.list_keys(args.project)
             _emit(
                 [
                     {
@@ -126,7 +116,7 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
                         "prefix": k.prefix,
                         "revoked": bool(k.revoked_at),
                     }
-                    for k in rows
+                    for k in keys
                 ],
                 args.json,
             )
@@ -135,21 +125,13 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_auth(settings, run)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vecflow", description="vecflow: documents in, searchable vectors out.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Add `serve`, `migrate` and `admin` to the `vecflow` command (the `vecflow.cli` entry point)."""
     serve = sub.add_parser("serve", help="run the gRPC server (configured by VECFLOW_* variables)")
     serve.add_argument("--listen", help="host:port (default VECFLOW_LISTEN_ADDRESS or 127.0.0.1:50051)")
     serve.add_argument("--data-dir", help="data directory (default VECFLOW_DATA_DIR or ./vecflow-data)")
 
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
-    cli_kb.add_parser(sub)
-    cli_upload.add_parser(sub)
-    cli_stores.add_parser(sub)
-    cli_tasks.add_parser(sub)
-    cli_search.add_parser(sub)
-    cli_jobs.add_parser(sub)
 
     admin = sub.add_parser("admin", help="manage accounts, projects and API keys (talks to the database directly)")
     admin.add_argument("--json", action="store_true", help="print one JSON object per line")
@@ -173,13 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", default="")
     p = asub.add_parser("list-keys")
     p.add_argument("--project", default="")
-    return parser
+    _list_first(sub, ("serve", "migrate"))
+    return dict.fromkeys(SERVER_COMMANDS, run_command)
+
+
+def _list_first(sub: Any, names: Sequence[str]) -> None:
+    """Keep `vecflow --help` as it always was: serve and migrate before the client commands, admin last."""
+    sub._choices_actions.sort(key=lambda action: action.dest not in names)  # stable: the rest keep their order
+    ordered = sorted(sub.choices.items(), key=lambda item: item[0] not in names)
+    sub.choices.clear()  # in place: argparse looks parsers up in this same dict
+    sub.choices.update(ordered)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `vecflow` command: the client commands and the server's."""
+    return client_cli.build_parser([register])[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in CLIENT_COMMANDS:
-        return CLIENT_COMMANDS[args.command](args)
+    """`vecflow` with the server's commands, also when no entry point is installed (`python -m vecflow`)."""
+    return client_cli.main(argv, extra=[register])
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run `serve`, `migrate` or `admin ...`."""
     from vecflow import logs
     from vecflow.config import Settings, SettingsError
     from vecflow.errors import VecflowError
@@ -213,5 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m vecflow.cli`: the registrar must be vecflow.cli's, as the entry point's is
+    from vecflow.cli import main as package_main
+
+    sys.exit(package_main())

@@ -17,6 +17,7 @@ MAX_DESCRIPTION = 4096
 MAX_METADATA_BYTES = 16 * 1024
 # Control characters (C0, DEL, C1), bidirectional overrides and isolates (they make a name display as
 # something else: "invoice\u202efdp.exe"), invisible marks, line/paragraph separators and the BOM.
+ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 and DEL: never in an identifier or a field name
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 

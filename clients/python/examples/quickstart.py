@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from vecflow.v1 import common_pb2, job_pb2
-from vecflow.v1 import knowledge_base_service_pb2 as kb_pb2
-from vecflow.v1 import vector_store_service_pb2 as vs_pb2
 from vecflow_client import VecflowClient
+from vecflow_client.v1 import common_pb2, job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
 
 SAMPLES = {
     "animals.txt": "Octopuses have three hearts and blue blood. Honeybees dance to show where flowers are.",

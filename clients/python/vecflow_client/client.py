@@ -20,14 +20,16 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 import grpc
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
-from vecflow.v1 import (
+
+from vecflow_client.retry import RetryingUnaryUnary, RetryPolicy, RetryStats
+from vecflow_client.v1 import (
     common_pb2,
     job_pb2,
     job_service_pb2,
@@ -41,11 +43,12 @@ from vecflow.v1 import (
     vector_store_service_pb2_grpc,
 )
 
-from vecflow_client.retry import RetryingUnaryUnary, RetryPolicy, RetryStats
-
 kb_pb2 = knowledge_base_service_pb2
 vs_pb2 = vector_store_service_pb2
 ut_pb2 = upsertion_task_service_pb2
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 Metadata = tuple[tuple[str, str], ...]
 RESUMABLE_REASONS = {"WATCHER_TOO_SLOW"}
@@ -61,6 +64,7 @@ DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 T = TypeVar("T")
+EnumT = TypeVar("EnumT", bound=int)
 UploadSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 Event = job_pb2.JobHistoryEvent | job_service_pb2.WatchJobHeartbeat
 
@@ -104,7 +108,8 @@ def error_info(err: grpc.aio.AioRpcError | grpc.RpcError) -> tuple[str, dict[str
     for key, value in trailing or ():
         if key == "grpc-status-details-bin":
             for detail in status_pb2.Status.FromString(value).details:
-                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                # types-protobuf types Message.DESCRIPTOR as Descriptor | the upb one, Any.Is as Descriptor only.
+                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):  # type: ignore[arg-type]
                     info = error_details_pb2.ErrorInfo()
                     detail.Unpack(info)
                     return info.reason, dict(info.metadata)
@@ -116,18 +121,19 @@ def error_reason(err: grpc.aio.AioRpcError | grpc.RpcError) -> str:
     return error_info(err)[0]
 
 
-def enum_value(enum: Any, prefix: str, value: int | str | None) -> int:
+def enum_value(enum: type[EnumT], prefix: str, value: int | str | None) -> EnumT:
     """An enum number from a number, a full name ("JOB_STATUS_RUNNING") or a short one ("running")."""
+    # The stubs type each enum as its own int subclass; at run time its values are plain ints.
     if value is None or value == "":
-        return 0
+        return cast(EnumT, 0)
     if isinstance(value, int):
-        return value
+        return cast(EnumT, value)
     name = value.upper().replace("-", "_")
-    return int(enum.Value(name if name.startswith(prefix) else prefix + name))
+    return cast(EnumT, int(cast("EnumTypeWrapper", enum).Value(name if name.startswith(prefix) else prefix + name)))
 
 
-def _struct(value: Mapping[str, Any] | struct_pb2.Struct | None) -> struct_pb2.Struct | None:
-    if value is None or isinstance(value, struct_pb2.Struct):
+def _struct(value: Mapping[str, Any] | struct_pb2.Struct) -> struct_pb2.Struct:
+    if isinstance(value, struct_pb2.Struct):
         return value
     out = struct_pb2.Struct()
     out.update(dict(value))

@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import struct_pb2
-from vecflow.v1 import common_pb2, job_pb2
 
 from vecflow_client.client import (
     DEFAULT_ADDRESS,
@@ -31,6 +30,7 @@ from vecflow_client.client import (
     ut_pb2,
     vs_pb2,
 )
+from vecflow_client.v1 import common_pb2, job_pb2
 
 T = TypeVar("T")
 
@@ -102,7 +102,8 @@ class VecflowSyncClient:
     def _run(self, coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
         if self._closed:
             raise RuntimeError("the client is closed")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        # Typed for coroutines only; the __anext__() and aclose() awaitables passed here pass its coroutine check too.
+        future = asyncio.run_coroutine_threadsafe(cast(Coroutine[Any, Any, T], coro), self._loop)
         try:
             return future.result()
         except BaseException:

@@ -28,7 +28,7 @@ async def idempotent(
         return await produce()
     body = type(request)()
     body.CopyFrom(request)
-    body.ClearField("request_id")  # type: ignore[arg-type]
+    body.ClearField("request_id")
 
     async def produce_bytes() -> bytes:
         return (await produce()).SerializeToString(deterministic=True)

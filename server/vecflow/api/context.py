@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
@@ -16,7 +16,6 @@ class CallState:
     request_id: str
     code: grpc.StatusCode = grpc.StatusCode.OK
     principal: Principal | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 _state: ContextVar[CallState | None] = ContextVar("vecflow_call_state", default=None)

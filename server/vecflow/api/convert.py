@@ -5,31 +5,36 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from google.protobuf import struct_pb2, timestamp_pb2
+from vecflow_client.v1 import (
+    common_pb2,
+    job_pb2,
+    job_service_pb2,
+)
+from vecflow_client.v1 import (
+    knowledge_base_service_pb2 as kb_pb2,
+)
+from vecflow_client.v1 import (
+    parse_service_pb2 as parse_pb2,
+)
+from vecflow_client.v1 import (
+    upsertion_task_service_pb2 as task_pb2,
+)
+from vecflow_client.v1 import (
+    vector_store_service_pb2 as vs_pb2,
+)
 
 from vecflow.errors import InvalidArgument
 from vecflow.jobs.records import EventRecord
 from vecflow.jobs.watch import Heartbeat
 from vecflow.storage import models as m
-from vecflow.v1 import (
-    common_pb2,
-    job_pb2,
-    job_service_pb2,
-)
-from vecflow.v1 import (
-    knowledge_base_service_pb2 as kb_pb2,
-)
-from vecflow.v1 import (
-    parse_service_pb2 as parse_pb2,
-)
-from vecflow.v1 import (
-    upsertion_task_service_pb2 as task_pb2,
-)
-from vecflow.v1 import (
-    vector_store_service_pb2 as vs_pb2,
-)
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+EnumT = TypeVar("EnumT", bound=int)
 
 
 def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -91,25 +96,27 @@ def _value_data(value: struct_pb2.Value, path: str, depth: int) -> Any:
     return None  # null_value, or no kind set
 
 
-class EnumWords:
+class EnumWords(Generic[EnumT]):
     """Maps a proto enum (by value prefix) to lowercase domain words and back."""
 
-    def __init__(self, enum: Any, prefix: str) -> None:
+    def __init__(self, enum: type[EnumT], prefix: str) -> None:
         self.to_word: dict[int, str] = {}
-        self.to_value: dict[str, int] = {}
-        for name, number in enum.items():
+        # The stubs type each enum as its own int subclass; at run time its values are plain ints.
+        self.to_value: dict[str, EnumT] = {}
+        self.unspecified = cast(EnumT, 0)
+        for name, number in cast("EnumTypeWrapper", enum).items():
             if number == 0:
                 continue
             word = name.removeprefix(prefix).lower()
             self.to_word[number] = word
-            self.to_value[word] = number
+            self.to_value[word] = cast(EnumT, number)
 
     def word(self, value: int) -> str:
         """Domain word for an enum value; "" for UNSPECIFIED (and unknown values)."""
         return self.to_word.get(value, "")
 
-    def value(self, word: str) -> int:
-        return self.to_value.get(word, 0)
+    def value(self, word: str) -> EnumT:
+        return self.to_value.get(word, self.unspecified)
 
 
 JOB_STATUS = EnumWords(job_pb2.JobStatus, "JOB_STATUS_")

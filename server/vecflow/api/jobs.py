@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TypeAlias
 
 import grpc
+from vecflow_client.v1 import job_service_pb2 as pb
+from vecflow_client.v1 import job_service_pb2_grpc as rpc
 
 from vecflow import validation
 from vecflow.api import context as call
 from vecflow.api import convert
 from vecflow.api.common import idempotent
-from vecflow.errors import Aborted
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.records import EventRecord
-from vecflow.jobs.watch import JobWatcher
+from vecflow.jobs.ticker import Ticker
+from vecflow.jobs.watch import JobWatcher, watcher_too_slow
 from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.jobs import JobQueryService
-from vecflow.v1 import job_service_pb2 as pb
-from vecflow.v1 import job_service_pb2_grpc as rpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class WriteGuard:
@@ -34,29 +35,23 @@ class WriteGuard:
         self.timeout = timeout
         self._writing: dict[asyncio.Task[object], float] = {}
         self.stalled: set[asyncio.Task[object]] = set()
-        self._ticker: asyncio.Task[None] | None = None
+        self._ticker = Ticker("vecflow-write-guard", min(1.0, timeout / 4), self._sweep, lambda: bool(self._writing))
 
     def start(self, task: asyncio.Task[object]) -> None:
         self._writing[task] = time.monotonic()
-        if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="vecflow-write-guard")
+        self._ticker.ensure()
 
     def done(self, task: asyncio.Task[object]) -> None:
         self._writing.pop(task, None)
 
-    async def _tick(self) -> None:
-        while self._writing:
-            await asyncio.sleep(min(1.0, self.timeout / 4))
-            now = time.monotonic()
-            for task, since in tuple(self._writing.items()):
-                if now - since > self.timeout and task not in self.stalled:
-                    self.stalled.add(task)
-                    task.cancel()
+    def _sweep(self, now: float) -> None:
+        for task, since in tuple(self._writing.items()):
+            if now - since > self.timeout and task not in self.stalled:
+                self.stalled.add(task)
+                task.cancel()
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
+        await self._ticker.close()
 
 
 class JobServicer(rpc.JobServiceServicer):
@@ -90,7 +85,8 @@ class JobServicer(rpc.JobServiceServicer):
         )
         return pb.ListJobsResponse(jobs=[convert.job(r) for r in rows], next_page_token=token)
 
-    async def WatchJob(self, request: pb.WatchJobRequest, context: Ctx) -> None:
+    # grpc.aio also serves a stream written with context.write; the stubs know only the iterator form.
+    async def WatchJob(self, request: pb.WatchJobRequest, context: Ctx) -> None:  # type: ignore[override]
         # Written with context.write (not yield) so that a client that stops reading can be cut off
         # with ABORTED / WATCHER_TOO_SLOW instead of holding the stream open forever.
         task = asyncio.current_task()
@@ -99,24 +95,19 @@ class JobServicer(rpc.JobServiceServicer):
         try:
             async for item in self.watcher.watch(call.principal().project_id, request.job_id, request.after_sequence):
                 message = convert.event_record_bytes(item) if isinstance(item, EventRecord) else convert.heartbeat(item)
-                self.guard.start(task)  # type: ignore[arg-type]
+                self.guard.start(task)
                 try:
-                    await context.write(message)  # type: ignore[arg-type]
+                    await context.write(message)
                 finally:
-                    self.guard.done(task)  # type: ignore[arg-type]
+                    self.guard.done(task)
                 if isinstance(item, EventRecord):
                     last = item.sequence
         except asyncio.CancelledError:
             if task not in self.guard.stalled:
                 raise
-            self.guard.stalled.discard(task)  # type: ignore[arg-type]
+            self.guard.stalled.discard(task)
             task.uncancel()
-            raise Aborted(
-                f"this watcher did not read for {self.guard.timeout:g}s and was cut off; reconnect with "
-                f"after_sequence set to the last sequence you received (at least {last})",
-                reason="WATCHER_TOO_SLOW",
-                metadata={"resume_after_sequence": str(last), "job_id": request.job_id},
-            ) from None
+            raise watcher_too_slow(request.job_id, last, f"did not read for {self.guard.timeout:g}s") from None
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Ctx) -> pb.CancelJobResponse:
         validation.required("job_id", request.job_id)

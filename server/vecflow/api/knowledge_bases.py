@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
+from vecflow_client.v1 import knowledge_base_service_pb2 as pb
+from vecflow_client.v1 import knowledge_base_service_pb2_grpc as rpc
 
 from vecflow import validation
 from vecflow.api import context as call
@@ -14,10 +17,8 @@ from vecflow.errors import InvalidArgument
 from vecflow.services.documents import DocumentService, UploadSpec
 from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.knowledge_bases import KnowledgeBaseService
-from vecflow.v1 import knowledge_base_service_pb2 as pb
-from vecflow.v1 import knowledge_base_service_pb2_grpc as rpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 UPLOAD_OUTCOMES = {

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
+from vecflow_client.v1 import parse_service_pb2 as pb
+from vecflow_client.v1 import parse_service_pb2_grpc as rpc
 
 from vecflow.api import context as call
 from vecflow.api import convert
@@ -10,10 +14,8 @@ from vecflow.api.common import idempotent
 from vecflow.services.documents import DocumentService
 from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.parse import ParseResultService
-from vecflow.v1 import parse_service_pb2 as pb
-from vecflow.v1 import parse_service_pb2_grpc as rpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class ParseServicer(rpc.ParseServiceServicer):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import grpc
+from vecflow_client.v1 import common_pb2
+from vecflow_client.v1 import upsertion_task_service_pb2 as pb
+from vecflow_client.v1 import upsertion_task_service_pb2_grpc as rpc
 
 from vecflow.api import context as call
 from vecflow.api import convert
 from vecflow.api.common import idempotent
 from vecflow.errors import InvalidArgument
 from vecflow.services.idempotency import IdempotencyService
-from vecflow.services.upsertion_tasks import NewItem, UpsertionTaskService
-from vecflow.v1 import common_pb2
-from vecflow.v1 import upsertion_task_service_pb2 as pb
-from vecflow.v1 import upsertion_task_service_pb2_grpc as rpc
+from vecflow.services.upsertion import NewItem, UpsertionTaskService
 from vecflow.vectors.milvus import Hit
 
 Ctx = grpc.aio.ServicerContext
@@ -79,11 +79,16 @@ class UpsertionTaskServicer(rpc.UpsertionTaskServiceServicer):
     async def ListUpsertionTasks(
         self, request: pb.ListUpsertionTasksRequest, context: Ctx
     ) -> pb.ListUpsertionTasksResponse:
-        rows, total = await self.tasks.list(
-            call.principal(), request.offset, request.limit, convert.TASK_STATUS.word(request.status)
+        rows, total, token = await self.tasks.list(
+            call.principal(),
+            request.offset,
+            request.limit,
+            convert.TASK_STATUS.word(request.status),
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return pb.ListUpsertionTasksResponse(
-            upsertion_tasks=[convert.upsertion_task(t, f) for t, f in rows], total=total
+            upsertion_tasks=[convert.upsertion_task(t, f) for t, f in rows], total=total, next_page_token=token
         )
 
     async def RestartUpsertionTask(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
+from vecflow_client.v1 import vector_store_service_pb2 as pb
+from vecflow_client.v1 import vector_store_service_pb2_grpc as rpc
 
 from vecflow.api import context as call
 from vecflow.api import convert
@@ -11,10 +15,8 @@ from vecflow.errors import InvalidArgument
 from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.indexing import IndexingService
 from vecflow.services.vector_stores import VectorStoreService
-from vecflow.v1 import vector_store_service_pb2 as pb
-from vecflow.v1 import vector_store_service_pb2_grpc as rpc
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class VectorStoreServicer(rpc.VectorStoreServiceServicer):

@@ -66,6 +66,7 @@ class JobContext:
         self._last_progress = 0.0
         self._pending_progress: tuple[str, dict[str, Any]] | None = None
         self._flush: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()  # delayed flushes running now (kept, so none is collected)
         self.finished = False
         self.holds_slot = True  # counts against the engine's workers (not while `waiting`)
 
@@ -134,7 +135,7 @@ class JobContext:
         if self.done(name):
             self.checkpoint()
             await self.engine.emit(self, name, r.SKIPPED, details={"reason": "finished in an earlier attempt"})
-            return self.output(name)  # type: ignore[no-any-return]
+            return self.output(name)
         async with self.step(name, **details) as step:
             result = await fn(step)
             self.state.setdefault("outputs", {})[name] = result
@@ -157,9 +158,12 @@ class JobContext:
             await self._emit_progress()
         elif self._flush is None:
             loop = asyncio.get_running_loop()
-            self._flush = loop.call_later(
-                interval - (now - self._last_progress), lambda: loop.create_task(self._emit_progress())
-            )
+            self._flush = loop.call_later(interval - (now - self._last_progress), self._start_flush)
+
+    def _start_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._emit_progress())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
 
     async def _emit_progress(self) -> None:
         self._flush = None

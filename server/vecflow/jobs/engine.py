@@ -22,16 +22,17 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select, update
 
-from vecflow.errors import FailedPrecondition, NotFound
+from vecflow.errors import FailedPrecondition
 from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
 from vecflow.jobs import records as r
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.errors import JobCancelled
 from vecflow.jobs.eventlog import JOBS, EventLog, SyncWrite
+from vecflow.statuses import JobStatus
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
-from vecflow.storage.repositories import insert_row
+from vecflow.storage.repositories import insert_row, owned_job
 
 log = logging.getLogger("vecflow.jobs")
 
@@ -180,7 +181,11 @@ class JobEngine:
             ctx = JobContext(self, job)
             task = asyncio.create_task(self._run(ctx), name=f"vecflow-job-{ctx.job_id}")
             self._running[ctx.job_id] = (ctx, task)
-            task.add_done_callback(lambda _t, job_id=ctx.job_id: self._done(job_id))
+
+            def done(_t: asyncio.Task[None], job_id: str = ctx.job_id) -> None:
+                self._done(job_id)
+
+            task.add_done_callback(done)
 
     def _done(self, job_id: str) -> None:
         entry = self._running.pop(job_id, None)
@@ -248,7 +253,7 @@ class JobEngine:
     async def _run(self, ctx: JobContext) -> None:
         handler = self._handlers[ctx.operation]
         renewer = asyncio.create_task(self._renew(ctx))
-        outcome: tuple[str, dict[str, Any]]
+        outcome: tuple[JobStatus, dict[str, Any]]
         try:
             result = await handler(ctx)
             outcome = (r.SUCCEEDED, {"result": result or {}})
@@ -275,7 +280,7 @@ class JobEngine:
             ctx.close()
         await self._finish(ctx, *outcome)
 
-    async def _finish(self, ctx: JobContext, status: str, info: dict[str, Any]) -> None:
+    async def _finish(self, ctx: JobContext, status: JobStatus, info: dict[str, Any]) -> None:
         duration = (time.monotonic() - ctx.started) * 1000
         step_status = {r.SUCCEEDED: r.STEP_SUCCEEDED, r.FAILED: r.STEP_FAILED, r.CANCELLED: r.STEP_CANCELLED}[status]
         changes: dict[str, Any] = {
@@ -429,10 +434,7 @@ class JobEngine:
 
     async def _owned(self, project_id: str, job_id: str) -> m.Job:
         async with self.db.read_session() as s:
-            job = await s.get(m.Job, job_id) if job_id else None
-        if job is None or job.project_id != project_id:
-            raise NotFound.resource("job", job_id)
-        return job
+            return await owned_job(s, project_id, job_id)
 
     async def cancel(self, project_id: str, job_id: str) -> m.Job:
         """Cancel a job: at once when pending, at the next boundary when running."""
@@ -540,6 +542,3 @@ class JobEngine:
         for waiter in self._finish_waiters.pop(job_id, []):
             if not waiter.done():
                 waiter.set_result(None)
-
-    def running_jobs(self) -> list[str]:
-        return list(self._running)

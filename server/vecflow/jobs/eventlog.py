@@ -23,8 +23,8 @@ from vecflow.storage.models import utcnow
 log = logging.getLogger("vecflow.jobs")
 T = TypeVar("T")
 
-JOBS = m.Job.__table__
-EVENTS = m.JobEvent.__table__
+JOBS = m.table(m.Job)
+EVENTS = m.table(m.JobEvent)
 GROUP_LIMIT = 256  # most events committed in one SQLite transaction
 
 _Queued = tuple[str, str, str, dict[str, Any], "asyncio.Future[EventRecord | None]"]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from vecflow.jobs.records import EventRecord
+from vecflow.jobs.ticker import Ticker
 
 OVERFLOW = object()
 HEARTBEAT = object()
@@ -64,30 +65,22 @@ class WatchHub:
         self.queue_capacity = queue_capacity
         self.heartbeat_seconds = heartbeat_seconds
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._ticker: asyncio.Task[None] | None = None
-        self.published = 0
+        self._ticker = Ticker("vecflow-watch-heartbeats", heartbeat_seconds / 4, self._beat, lambda: bool(self._subs))
 
     def subscribe(self, job_id: str) -> Subscription:
         sub = Subscription(job_id, self.queue_capacity)
         sub.last_activity = time.monotonic()
         self._subs[job_id].add(sub)
-        if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="vecflow-watch-heartbeats")
+        self._ticker.ensure()
         return sub
 
-    async def _tick(self) -> None:
-        interval = self.heartbeat_seconds
-        while self._subs:
-            await asyncio.sleep(interval / 4)
-            now = time.monotonic()
-            for subs in tuple(self._subs.values()):
-                for sub in tuple(subs):
-                    sub.beat(now, interval)
+    def _beat(self, now: float) -> None:
+        for subs in tuple(self._subs.values()):
+            for sub in tuple(subs):
+                sub.beat(now, self.heartbeat_seconds)
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
+        await self._ticker.close()
 
     def unsubscribe(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.job_id)
@@ -97,7 +90,6 @@ class WatchHub:
                 del self._subs[sub.job_id]
 
     def publish(self, event: EventRecord) -> None:
-        self.published += 1
         for sub in tuple(self._subs.get(event.job_id, ())):
             sub.offer(event)
 

@@ -6,21 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from vecflow.statuses import JOB_TERMINAL, JobStatus, StepStatus
 from vecflow.storage import models as m
 
-PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "pending", "running", "succeeded", "failed", "cancelled"
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+# Job statuses (Job.status, JobHistoryEvent.job_status): the StrEnum members, by their short names here.
+PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = JobStatus
+TERMINAL = JOB_TERMINAL
 
 # Step statuses (JobHistoryEvent.status).
-STARTED, PROGRESS, STEP_SUCCEEDED, STEP_FAILED, STEP_CANCELLED, SKIPPED, INFO = (
-    "started",
-    "progress",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "skipped",
-    "info",
-)
+STARTED, PROGRESS, STEP_SUCCEEDED, STEP_FAILED, STEP_CANCELLED, SKIPPED, INFO = StepStatus
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from vecflow.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from vecflow.errors import Aborted, FailedPrecondition, InvalidArgument
 from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import HEARTBEAT, OVERFLOW, WatchHub
 from vecflow.jobs.records import TERMINAL, EventRecord
-from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
+from vecflow.storage.repositories import owned_job
 
 REPLAY_PAGE = 500
 
@@ -27,6 +27,16 @@ class Heartbeat:
     latest_sequence: int
     job_status: str
     timestamp: datetime
+
+
+def watcher_too_slow(job_id: str, last: int, what: str) -> Aborted:
+    """ABORTED / WATCHER_TOO_SLOW for a watcher cut off because it `what`, with where to resume."""
+    return Aborted(
+        f"this watcher {what} and was cut off; reconnect with after_sequence set to the last sequence you "
+        f"received (at least {last})",
+        reason="WATCHER_TOO_SLOW",
+        metadata={"resume_after_sequence": str(last), "job_id": job_id},
+    )
 
 
 class JobWatcher:
@@ -41,9 +51,7 @@ class JobWatcher:
         if after_sequence < 0:
             raise InvalidArgument.field("after_sequence", f"must be 0 or more, got {after_sequence}")
         async with self.events.db.read_session() as s:
-            job = await s.get(m.Job, job_id)
-        if job is None or job.project_id != project_id:
-            raise NotFound.resource("job", job_id)
+            job = await owned_job(s, project_id, job_id)
         if after_sequence > job.latest_sequence:
             raise InvalidArgument.field(
                 "after_sequence",
@@ -77,12 +85,7 @@ class JobWatcher:
                     yield Heartbeat(last, status, utcnow())
                     continue
                 if item is OVERFLOW:
-                    raise Aborted(
-                        f"this watcher fell more than {sub.capacity} events behind job {job_id} and was cut off; "
-                        f"reconnect with after_sequence set to the last sequence you received (at least {last})",
-                        reason="WATCHER_TOO_SLOW",
-                        metadata={"resume_after_sequence": str(last), "job_id": job_id},
-                    )
+                    raise watcher_too_slow(job_id, last, f"fell more than {sub.capacity} events behind job {job_id}")
                 assert isinstance(item, EventRecord)
                 if item.sequence <= last:
                     continue

@@ -1,19 +1,17 @@
-"""Knowledge-base uploads and the document jobs: parse, extract, chunk.
+"""Knowledge-base uploads, and starting the document jobs (parse, extract, chunk; they run in vecflow.operations).
 
 Uploads stream to the content-addressed blob store (or are fetched from a URL under the SSRF
 policy), are typed from their content, and start a parse job when the upload, the knowledge base
-and the type say so. Parse results are kept on disk (ParsedStore) with a row per result.
+and the type say so.
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,18 +24,11 @@ from vecflow.errors import (
     NotFound,
     ResourceExhausted,
 )
-from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
-from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
-from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.jobs.eventlog import SyncWrite
-from vecflow.pipeline.chunk import chunk_text
 from vecflow.pipeline.detect import detect_type, is_supported
-from vecflow.pipeline.embed import Embedder
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
-from vecflow.pipeline.parse import ParseError, language_of
-from vecflow.pipeline.parse_worker import ParseCancelled, ParsePool
 from vecflow.services.auth import Principal
 from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
 from vecflow.storage import models as m
@@ -45,24 +36,13 @@ from vecflow.storage import repositories as repo
 from vecflow.storage.blobs import BlobStore, StoredBlob
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
-from vecflow.storage.parsed import ParsedStore
 
-PREVIEW_CHARS = 1000
 MAX_PREVIEW_CHUNKS = 100
-MAX_CHUNK_POSITIONS = 10_000
-MAX_TABLES = 50
-MAX_TABLE_ROWS = 1000
 
-RESULTS = m.ParseResult.__table__
-FILES = m.File.__table__
-KBS = m.KnowledgeBase.__table__
-DIRS = m.Directory.__table__
+FILES = m.table(m.File)
+KBS = m.table(m.KnowledgeBase)
+DIRS = m.table(m.Directory)
 # Hot-path statements, built once: a parameter named like a column sets it (update).
-_RESULT_BY_ID = update(RESULTS).where(RESULTS.c.id == bindparam("result_id"))
-_FILE_BY_ID = update(FILES).where(FILES.c.id == bindparam("file_id"))
-_FILE_TO_PARSE = select(
-    *(FILES.c[k] for k in ("id", "project_id", "uid", "content_type", "content_length", "parse_state", "parse_job_id"))
-).where(FILES.c.id == bindparam("file_id"))
 _KB_AUTO_PARSE = select(KBS.c.auto_parse).where(
     KBS.c.id == bindparam("kb_id"), KBS.c.project_id == bindparam("project_id")
 )
@@ -99,37 +79,22 @@ class CheckedUpload:
     auto_parse: bool
 
 
-def parse_result_id_for(job_id: str) -> str:
-    """A parse job's result id is derived from the job id, so a retried step rewrites the same result."""
-    return "pr_" + job_id.split("_", 1)[1]
-
-
 class DocumentService:
     def __init__(
         self,
         db: Database,
         engine: JobEngine,
         blobs: BlobStore,
-        parsed: ParsedStore,
-        parser: ParsePool,
-        embedder: Embedder,
         fetch_policy: FetchPolicy,
         max_upload_bytes: int,
         limits: LimitsProvider,
-        reindex: Callable[[str, str], Awaitable[list[str]]] | None = None,
     ) -> None:
-        """`reindex(project_id, file_id)` re-adds a replaced file to every vector store that holds
-        it, returning the jobs it started (IndexingService.reindex_file)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
-        self.parsed = parsed
-        self.parser = parser
-        self.embedder = embedder
         self.fetch_policy = fetch_policy
         self.max_upload_bytes = max_upload_bytes
         self.limits = limits
-        self.reindex = reindex
 
     # Uploads ----------------------------------------------------------------------------------
 
@@ -397,7 +362,7 @@ class DocumentService:
         )
 
     async def start_chunk(
-        self, caller: Principal, parse_result_id: str, size: int, overlap: int, preview: int
+        self, caller: Principal, parse_result_id: str, size: int, overlap: int | None, preview: int
     ) -> m.Job:
         await self._owned_result(caller, parse_result_id)
         size, overlap = resolve_chunking(size, overlap, await self.limits())
@@ -418,219 +383,6 @@ class DocumentService:
         if row is None:
             raise NotFound.resource("parse result", parse_result_id)
         return row
-
-    # Job handlers ------------------------------------------------------------------------------
-
-    async def _set_file(self, file_id: str, **values: Any) -> None:
-        async with self.db.session() as s:
-            row = await s.get(m.File, file_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-
-    async def parse_cancelled(self, job: m.Job) -> None:
-        """A parse job cancelled before it ran: its file's parse failed (CANCELLED)."""
-        async with self.db.session() as s:
-            f = await s.get(m.File, job.params.get("file_id", ""))
-            if f is not None and f.parse_job_id == job.id and f.parse_state == "pending":
-                f.parse_state, f.updated_at = "failed", utcnow()
-                f.parse_error_code, f.parse_error_message = "CANCELLED", "the parse job was cancelled before it ran"
-
-    async def parse_job(self, ctx: JobContext) -> dict[str, Any]:
-        """The `parse` operation: parse a stored file (in a worker process), store the result, re-index."""
-        file_id = ctx.params["file_id"]
-        row = await self.db.read(lambda conn: conn.execute(_FILE_TO_PARSE, {"file_id": file_id}).first())
-        if row is None or row.project_id != ctx.project_id:
-            raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
-        if row.parse_state != "pending" or row.parse_job_id != ctx.job_id:
-            await self._set_file(file_id, parse_state="pending", parse_job_id=ctx.job_id)
-        try:
-            return await self._parse(ctx, row)
-        except CodedFailure as err:  # JobFailed, or the tokenizer's EmbeddingError
-            await self._set_file(
-                file_id, parse_state="failed", parse_error_code=err.code, parse_error_message=err.message
-            )
-            raise
-        except JobCancelled:
-            await self._set_file(
-                file_id,
-                parse_state="failed",
-                parse_error_code="CANCELLED",
-                parse_error_message="the parse job was cancelled",
-            )
-            raise
-        except Exception as err:
-            await self._set_file(
-                file_id,
-                parse_state="failed",
-                parse_error_code="INTERNAL_ERROR",
-                parse_error_message=f"{type(err).__name__}: {err}",
-            )
-            raise
-
-    async def _parse(self, ctx: JobContext, row: Any) -> dict[str, Any]:
-        path = self.blobs.path(row.uid)
-        content_type = ctx.params.get("content_type") or row.content_type
-        result_id = parse_result_id_for(ctx.job_id)
-        temp = self.parsed.temp_path(result_id)
-        try:
-            async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
-                if not await asyncio.to_thread(path.exists):
-                    raise JobFailed(
-                        "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
-                    )
-                try:  # in a worker process, under the memory and time budget (see vecflow.pipeline.parse_worker)
-                    summary = await self.parser.parse(
-                        path, content_type, temp, preview_chars=PREVIEW_CHARS, cancelled=ctx.cancel_requested
-                    )
-                except ParseError as err:
-                    raise JobFailed(err.code, err.message) from None
-                except ParseCancelled:
-                    raise JobCancelled() from None
-                step.details.update(
-                    parser=summary.parser,
-                    pages=summary.pages,
-                    characters=summary.characters,
-                    tables=summary.tables,
-                    tokens=summary.tokens,
-                    model=self.embedder.name,
-                    tokenize_ms=summary.tokenize_ms,
-                    peak_rss_bytes=summary.peak_rss_bytes,
-                )
-            async with ctx.step("store") as step:
-                size = await self.parsed.adopt(result_id, temp)
-                values = {
-                    "project_id": ctx.project_id,
-                    "file_id": row.id,
-                    "job_id": ctx.job_id,
-                    "content_type": summary.content_type,
-                    "parser": summary.parser,
-                    "pages": summary.pages,
-                    "characters": summary.characters,
-                    "tokens": summary.tokens,
-                    "text_preview": summary.text_preview,
-                }
-
-                def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
-                    now = utcnow()
-                    parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
-                    if not write.conn.execute(
-                        _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
-                    ).rowcount:
-                        raise JobFailed("FILE_NOT_FOUND", f"file {row.id} was deleted while it was parsed")
-                    if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
-                        write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
-
-                try:
-                    await self.engine.events.transact(record)
-                except JobFailed:
-                    await self.parsed.delete(result_id)
-                    raise
-                step.details.update(parse_result_id=result_id, bytes=size)
-        finally:
-            await asyncio.to_thread(temp.unlink, True)  # gone already when adopted
-        if ctx.params.get("reindex") and self.reindex is not None:
-            async with ctx.step("reindex") as step:  # every vector store that holds the file, with the new text
-                jobs = await self.reindex(ctx.project_id, row.id)
-                step.details.update(vector_stores=len(jobs), jobs=jobs)
-        return {
-            "parse_result_id": result_id,
-            "file_id": row.id,
-            "content_type": summary.content_type,
-            "pages": summary.pages,
-            "characters": summary.characters,
-            "tokens": summary.tokens,
-        }
-
-    async def _load_parsed(self, ctx: JobContext) -> tuple[m.ParseResult, dict[str, Any]]:
-        pr_id = ctx.params["parse_result_id"]
-        async with self.db.read_session() as s:
-            row = await s.get(m.ParseResult, pr_id)
-        data = await self.parsed.load(pr_id) if row is not None else None
-        if row is None or data is None or row.project_id != ctx.project_id:
-            raise JobFailed("PARSE_RESULT_NOT_FOUND", f"parse result {pr_id} no longer exists; parse the file again")
-        return row, data
-
-    async def extract_job(self, ctx: JobContext) -> dict[str, Any]:
-        """The `extract` operation: a parse result's metadata and tables."""
-        async with ctx.step("load") as step:
-            row, data = await self._load_parsed(ctx)
-            step.details.update(characters=row.characters)
-        async with ctx.step("extract") as step:
-            meta = data.get("metadata") or {}
-            tables = data.get("tables") or []
-            kept = [
-                {
-                    "source": t.get("source", ""),
-                    "header": t.get("header", []),
-                    "rows": t.get("rows", [])[:MAX_TABLE_ROWS],
-                    "row_count": len(t.get("rows", [])),
-                }
-                for t in tables[:MAX_TABLES]
-            ]
-            language = meta.get("language") or await ctx.to_thread(language_of, data.get("text") or "")
-            step.details.update(tables=len(tables), has_title=bool(meta.get("title")), language=language)
-        return {
-            "parse_result_id": row.id,
-            "file_id": row.file_id,
-            "metadata": {
-                "title": meta.get("title"),
-                "authors": meta.get("authors") or [],
-                "created": meta.get("created"),
-                "modified": meta.get("modified"),
-                "language": language,
-                "page_count": meta.get("page_count") or row.pages,
-            },
-            "tables": kept,
-            "table_count": len(tables),
-        }
-
-    async def chunk_job(self, ctx: JobContext) -> dict[str, Any]:
-        """The `chunk` operation: preview the chunks a strategy makes of a parse result."""
-        size, overlap, preview = ctx.params["size"], ctx.params["overlap"], ctx.params["preview"]
-        async with ctx.step("load") as step:
-            row, data = await self._load_parsed(ctx)
-            step.details.update(characters=row.characters)
-        tokenizer = await ctx.to_thread(lambda: self.embedder.tokenizer)
-        async with ctx.step("chunk", max_chunk_size_tokens=size, chunk_overlap_tokens=overlap) as step:
-            pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
-            chunks = await ctx.to_thread(chunk_text, data.get("text", ""), tokenizer, size, overlap, pages)
-            step.details.update(chunks=len(chunks))
-        lengths = [c.token_count for c in chunks]
-        return {
-            "parse_result_id": row.id,
-            "max_chunk_size_tokens": size,
-            "chunk_overlap_tokens": overlap,
-            "count": len(chunks),
-            "tokens": {
-                "total": sum(lengths),
-                "min": min(lengths, default=0),
-                "max": max(lengths, default=0),
-                "mean": round(statistics.fmean(lengths), 2) if lengths else 0,
-            },
-            "positions": [
-                {
-                    "index": c.index,
-                    "tokens": c.token_count,
-                    "page": c.page,
-                    "char_start": c.char_start,
-                    "char_end": c.char_end,
-                }
-                for c in chunks[:MAX_CHUNK_POSITIONS]
-            ],
-            "chunks": [
-                {
-                    "index": c.index,
-                    "tokens": c.token_count,
-                    "page": c.page,
-                    "char_start": c.char_start,
-                    "char_end": c.char_end,
-                    "text": c.text,
-                }
-                for c in chunks[:preview]
-            ],
-        }
 
     async def latest_parse_result(self, s: AsyncSession, caller: Principal, file_id: str) -> str:
         row = await repo.get_owned(s, m.File, caller.project_id, file_id)

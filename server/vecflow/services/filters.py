@@ -1,4 +1,4 @@
-"""The search filter language, translated to a Milvus boolean expression with every value escaped.
+"""The search filter language, parsed and checked into a filter tree (vecflow.vectors.milvus.filters renders it).
 
     filter     := or_expr
     or_expr    := and_expr ("OR" and_expr)*
@@ -16,14 +16,12 @@ item's payload; `item_info.x` reads item_info). Example: `category = "news" AND 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from vecflow.vectors.milvus import And, Comparison, Field, Filter, Membership, Not, Number, Or, Value
+
 CHUNK_FIELDS = {"file_id": "str", "file_name": "str", "chunk_index": "int", "page": "int"}
-ITEM_FIELDS = {"object_id": "str"}
-OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-NEGATED = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 MAX_FILTER = 4096
 MAX_DEPTH = 32  # nested parentheses and NOTs
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/"}
@@ -132,29 +130,26 @@ class _Parser:
         if tok.text != text:
             raise FilterError(f"expected {text!r} at position {tok.pos + 1}, found {tok.text!r}")
 
-    def parse(self) -> str:
-        expr = self.or_expr(False)
+    def parse(self) -> Filter:
+        expr = self.or_expr()
         tok = self.peek()
         if tok is not None:
             raise FilterError(f"unexpected {tok.text!r} at position {tok.pos + 1}; join conditions with AND or OR")
         return expr
 
-    # NOT is pushed down to the comparisons (De Morgan; `=` ↔ `!=`, `<` ↔ `>=`, `in` ↔ `not in`),
-    # because milvus-lite rejects a `not` node.
-
-    def or_expr(self, negate: bool) -> str:
-        parts = [self.and_expr(negate)]
+    def or_expr(self) -> Filter:
+        parts = [self.and_expr()]
         while self.keyword("OR"):
-            parts.append(self.and_expr(negate))
-        return parts[0] if len(parts) == 1 else "(" + (" and " if negate else " or ").join(parts) + ")"
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def and_expr(self, negate: bool) -> str:
-        parts = [self.unary(negate)]
+    def and_expr(self) -> Filter:
+        parts = [self.unary()]
         while self.keyword("AND"):
-            parts.append(self.unary(negate))
-        return parts[0] if len(parts) == 1 else "(" + (" or " if negate else " and ").join(parts) + ")"
+            parts.append(self.unary())
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def unary(self, negate: bool) -> str:
+    def unary(self) -> Filter:
         tok = self.peek()
         if tok is not None and (tok.text == "(" or tok.text.upper() == "NOT"):
             self.depth += 1
@@ -163,45 +158,44 @@ class _Parser:
                     f"nests parentheses and NOT more than {MAX_DEPTH} levels deep (position {tok.pos + 1})"
                 )
             self.i += 1
+            inner: Filter
             if tok.text == "(":
-                inner = self.or_expr(negate)
+                inner = self.or_expr()
                 self.expect(")")
             else:
-                inner = self.unary(not negate)
+                inner = Not(self.unary())
             self.depth -= 1
             return inner
-        return self.comparison(negate)
+        return self.comparison()
 
-    def field(self) -> tuple[str, str | None]:
+    def field(self) -> tuple[Field, str | None]:
         tok = self.take()
         if tok.kind != "word" or tok.text.upper() in {"AND", "OR", "NOT", "IN", "TRUE", "FALSE"}:
             raise FilterError(f"expected a field name at position {tok.pos + 1}, found {tok.text!r}")
         if tok.text in self.typed:
-            return tok.text, self.typed[tok.text]
+            return Field(tok.text), self.typed[tok.text]
         parts = tok.text.split(".")
         column = self.json_column
         if parts[0] in self.json_columns and len(parts) > 1:
             column, parts = parts[0], parts[1:]
-        return column + "".join(f'["{p}"]' for p in parts), None
+        return Field(column, tuple(parts)), None
 
-    def value(self, kind: str | None) -> str:
+    def value(self, kind: str | None) -> Value:
         tok = self.take()
         if tok.kind == "string":
             if kind == "int":
                 raise FilterError(f"a number is expected at position {tok.pos + 1}, found a string")
-            raw = _unquote(tok.text, tok.pos)
-            # Milvus does not decode \uXXXX escapes: keep non-ASCII characters as they are.
-            return json.dumps(raw, ensure_ascii=False)
+            return _unquote(tok.text, tok.pos)
         if tok.kind == "number":
             if kind == "str":
                 raise FilterError(f"a string is expected at position {tok.pos + 1}, found a number")
-            return tok.text
+            return Number(tok.text)
         if tok.kind == "word" and tok.text.lower() in ("true", "false"):
-            return tok.text.lower()
+            return tok.text.lower() == "true"
         raise FilterError(f'expected a value (a "string", a number, true or false) at position {tok.pos + 1}')
 
-    def comparison(self, negate: bool) -> str:
-        name, kind = self.field()
+    def comparison(self) -> Filter:
+        field, kind = self.field()
         if self.keyword("IN"):
             self.expect("[")
             values = [self.value(kind)]
@@ -209,24 +203,27 @@ class _Parser:
                 self.i += 1
                 values.append(self.value(kind))
             self.expect("]")
-            return f"{name} {'not in' if negate else 'in'} [{', '.join(values)}]"
+            return Membership(field, tuple(values))
         tok = self.take()
         if tok.kind != "op":
             raise FilterError(f"expected an operator (=, !=, <, <=, >, >=, IN) at position {tok.pos + 1}")
-        op = NEGATED[tok.text] if negate else tok.text
-        return f"{name} {OPS[op]} {self.value(kind)}"
+        return Comparison(field, tok.text, self.value(kind))
 
 
-def to_milvus(
+def parse_filter(
     text: str,
     prefix: str = "attributes",
     typed: dict[str, str] | None = None,
     json_columns: frozenset[str] = frozenset(),
-) -> str:
-    """Translate a filter to a Milvus expression ("" for an empty filter); FilterError if invalid."""
+) -> Filter | None:
+    """Parse and check a filter (None for an empty one); FilterError if invalid.
+
+    `typed` maps the typed columns to "str" or "int" (default CHUNK_FIELDS); other fields are paths into
+    the JSON column `prefix`, or into one of `json_columns` when the path starts with its name.
+    """
     text = text.strip()
     if not text:
-        return ""
+        return None
     if len(text) > MAX_FILTER:
         raise FilterError(f"filters are limited to {MAX_FILTER} characters")
     return _Parser(text, CHUNK_FIELDS if typed is None else typed, prefix, json_columns).parse()

@@ -1,17 +1,12 @@
-"""Vector-store ingestion (chunk → embed → insert into Milvus), file batches, file removal and search.
-
-One handler serves AddFilesToVectorStore (operation vector_store) and file batches (file_batch); the
-work itself is an `IndexRun` (chunk → embed → insert in slices). Each file is redone whole if it was
-not finished: its old vectors are deleted, then its chunks are upserted under deterministic keys
-(store, file, chunk index), so a retried or resumed job never duplicates a vector. Files finished in
-an earlier attempt are skipped.
-"""
+"""A vector store's files and search: adding files (a `vector_store` or `file_batch` job, which runs in
+vecflow.operations), cancelling batches, removing files, re-adding replaced files, changing attributes,
+deleting and expiring stores, and search over the files' live chunks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -20,31 +15,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vecflow import validation as v
 from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound
 from vecflow.ids import new_id
-from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
-from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.jobs.eventlog import JOBS, SyncWrite
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
-from vecflow.services.index_run import IndexRun
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
+from vecflow.storage import store_files
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
-from vecflow.storage.parsed import ParsedStore
 from vecflow.vectors.milvus import MilvusIndex, chunk_generation
 
-VS_FILES = m.VectorStoreFile.__table__
-FILES = m.File.__table__
+VS_FILES = m.table(m.VectorStoreFile)
+FILES = m.table(m.File)
 _ANY_IN_PROGRESS = (
     select(VS_FILES.c.file_id)
     .where(VS_FILES.c.vector_store_id == bindparam("vs_id"), VS_FILES.c.status == "in_progress")
     .limit(1)
 )
 MAX_CANDIDATES = 200  # most hits asked of Milvus for one search
-STORES = m.VectorStore.__table__
+STORES = m.table(m.VectorStore)
 _STORE_FILE = update(VS_FILES).where(
     VS_FILES.c.vector_store_id == bindparam("store_id"), VS_FILES.c.file_id == bindparam("source_file_id")
 )
@@ -57,7 +49,6 @@ class IndexingService:
         db: Database,
         engine: JobEngine,
         stores: VectorStoreService,
-        parsed: ParsedStore,
         embedder: Embedder,
         index_factory: Callable[[int], MilvusIndex],
         max_batch_files: int = 2000,
@@ -66,7 +57,6 @@ class IndexingService:
         self.db = db
         self.engine = engine
         self.stores = stores
-        self.parsed = parsed
         self.embedder = embedder
         self.index_factory = index_factory
         self.index: MilvusIndex | None = None
@@ -115,16 +105,16 @@ class IndexingService:
             sources[row.file_id] = row.id
         files = await repo.owned_by_id(s, m.File, caller.project_id, file_ids)
         for file_id in file_ids:
-            row = files.get(file_id)
-            if row is None:
+            file = files.get(file_id)
+            if file is None:
                 raise NotFound.resource("file", file_id)
-            if not row.parse_result_id and row.parse_state != "pending":  # a pending one is waited for
+            if not file.parse_result_id and file.parse_state != "pending":  # a pending one is waited for
                 raise FailedPrecondition(
-                    f"file {file_id} has no parse result (parse_state {row.parse_state}); parse it first",
+                    f"file {file_id} has no parse result (parse_state {file.parse_state}); parse it first",
                     reason="FILE_NOT_PARSED",
-                    metadata={"file_id": file_id, "parse_state": row.parse_state},
+                    metadata={"file_id": file_id, "parse_state": file.parse_state},
                 )
-            sources[file_id] = row.parse_result_id
+            sources[file_id] = file.parse_result_id
         return sources
 
     async def add_files(
@@ -173,7 +163,7 @@ class IndexingService:
             # First, and in this transaction: a store deleted since it was read above is NOT_FOUND (the row
             # lock this update takes also makes a concurrent delete wait for this transaction).
             touched = write.conn.execute(
-                update(STORES).where(STORES.c.id == store.id).values(**self.activity(store, now))
+                update(STORES).where(STORES.c.id == store.id).values(**store_files.activity(store, now))
             )
             if not touched.rowcount:
                 raise NotFound.resource("vector store", store.id)
@@ -223,7 +213,7 @@ class IndexingService:
                     .where(files.vector_store_id == store.id, files.file_id.in_(unchanged))
                     .values(attributes=attributes, batch_id=values["batch_id"], updated_at=now)
                 )
-                params = {**job.params, "unchanged": unchanged, "relabelled": relabelled}
+                params = {**(job.params or {}), "unchanged": unchanged, "relabelled": relabelled}
                 write.conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(params=params))
             again = [
                 {"store_id": store.id, "source_file_id": f, "parse_result_id": pr, **values}
@@ -262,142 +252,6 @@ class IndexingService:
         )
         return job, batch_row
 
-    # The job ------------------------------------------------------------------------------------
-
-    async def index_job(self, ctx: JobContext) -> dict[str, Any]:
-        """The `vector_store` and `file_batch` operations: chunk, embed and insert files into a store."""
-        vs_id, batch_id = ctx.params["vector_store_id"], ctx.params.get("batch_id", "")
-        file_ids: list[str] = ctx.params["file_ids"]
-        async with self.db.read_session() as s:
-            store = await s.get(m.VectorStore, vs_id)
-        if store is None:
-            raise JobFailed("VECTOR_STORE_NOT_FOUND", f"vector store {vs_id} was deleted before its files were added")
-        async with ctx.step("prepare", files=len(file_ids)) as step:
-            index = await self.ready()
-            step.details.update(model=self.embedder.name, dimension=self.embedder.dimension)
-        # Files finished in an earlier attempt are "completed" in the database: skip them.
-        async with self.db.read_session() as s:
-            finished = set(
-                (
-                    await s.scalars(
-                        select(m.VectorStoreFile.file_id).where(
-                            m.VectorStoreFile.vector_store_id == vs_id,
-                            m.VectorStoreFile.file_id.in_(file_ids),
-                            m.VectorStoreFile.status.in_(["completed", "failed"]),
-                        )
-                    )
-                ).all()
-            )
-        unchanged = ctx.params.get("unchanged", [])
-        if unchanged:
-            async with ctx.step("skip", files=len(unchanged)) as step:
-                step.details["reason"] = "already indexed from the same parse result with this store's chunking"
-                relabelled = ctx.params.get("relabelled", [])
-                if relabelled:
-                    attributes = await self.db.read(
-                        lambda conn: dict(
-                            conn.execute(
-                                select(VS_FILES.c.file_id, VS_FILES.c.attributes).where(
-                                    VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.file_id.in_(relabelled)
-                                )
-                            ).all()
-                        )
-                    )
-                    for file_id in relabelled:  # the chunks keep their vectors; only their attributes change
-                        await index.set_file_attributes(ctx.project_id, vs_id, file_id, attributes.get(file_id))
-                    step.details["attributes_updated"] = len(relabelled)
-        run = IndexRun(self, ctx, index, store, len(file_ids))
-        try:
-            await run.run([f for f in file_ids if f not in finished])
-        except JobCancelled:
-            await self.set_files(
-                vs_id,
-                [f for f in file_ids if f not in run.outcome and f not in finished],
-                "cancelled",
-                "CANCELLED",
-                "the job was cancelled before this file was done",
-            )
-            await self._finish_batch(batch_id, "cancelled")
-            raise
-        done = dict(run.outcome)
-        if finished:
-            async with self.db.read_session() as s:
-                rows = (
-                    await s.scalars(
-                        select(m.VectorStoreFile).where(
-                            m.VectorStoreFile.vector_store_id == vs_id, m.VectorStoreFile.file_id.in_(list(finished))
-                        )
-                    )
-                ).all()
-            done.update({row.file_id: row.status for row in rows})
-        completed = sum(1 for o in done.values() if o == "completed")
-        failed = len(file_ids) - completed
-        summary = {"vector_store_id": vs_id, "files": len(file_ids), "completed": completed, "failed": failed}
-        if batch_id:
-            summary["batch_id"] = batch_id
-        if completed == 0 and failed:
-            await self._finish_batch(batch_id, "failed")
-            raise JobFailed(
-                "ALL_FILES_FAILED",
-                f"none of the {failed} files could be added; see each file's last_error",
-                details=summary,
-            )
-        await self._finish_batch(batch_id, "completed")
-        return summary
-
-    async def set_files(self, vs_id: str, file_ids: Sequence[str], status: str, code: str, message: str) -> None:
-        if not file_ids:
-            return
-        async with self.db.session() as s:
-            await s.execute(
-                update(m.VectorStoreFile)
-                .where(
-                    m.VectorStoreFile.vector_store_id == vs_id,
-                    m.VectorStoreFile.file_id.in_(list(file_ids)),
-                    m.VectorStoreFile.status == "in_progress",
-                )
-                .values(
-                    status=status,
-                    last_error_code=code if status == "failed" else "",
-                    last_error_message=message if status == "failed" else "",
-                    updated_at=utcnow(),
-                )
-            )
-
-    async def _finish_batch(self, batch_id: str, status: str) -> None:
-        if not batch_id:
-            return
-        async with self.db.session() as s:
-            batch = await s.get(m.FileBatch, batch_id)
-            if batch is not None and batch.status == "in_progress":
-                batch.status, batch.completed_at = status, utcnow()
-
-    async def recount_usage(self, s: AsyncSession, vs_id: str) -> None:
-        from sqlalchemy import func
-
-        total = await s.scalar(
-            select(func.coalesce(func.sum(m.VectorStoreFile.usage_bytes), 0)).where(
-                m.VectorStoreFile.vector_store_id == vs_id, m.VectorStoreFile.status == "completed"
-            )
-        )
-        store = await s.get(m.VectorStore, vs_id)
-        if store is not None:
-            store.usage_bytes = int(total or 0)
-
-    async def touch(self, s: AsyncSession, vs_id: str) -> None:
-        store = await s.get(m.VectorStore, vs_id)
-        if store is not None:
-            for key, value in self.activity(store, utcnow()).items():
-                setattr(store, key, value)
-
-    @staticmethod
-    def activity(store: m.VectorStore, now: datetime) -> dict[str, Any]:
-        """The columns that record activity on a store now (its expiry moves with it)."""
-        values: dict[str, Any] = {"last_active_at": now, "updated_at": now}
-        if store.expires_after_days:
-            values["expires_at"] = now + timedelta(days=store.expires_after_days)
-        return values
-
     # Batches, removal, deletion ----------------------------------------------------------------
 
     async def cancel_batch(self, caller: Principal, vector_store_id: str, batch_id: str) -> m.FileBatch:
@@ -411,12 +265,6 @@ class IndexingService:
         await self.engine.cancel(caller.project_id, batch.job_id)
         async with self.db.read_session() as s:
             return await self.stores.owned_batch(s, caller, vector_store_id, batch_id)
-
-    async def cancelled_unstarted(self, job: m.Job) -> None:
-        """A job cancelled before it ran (CancelFileBatch or CancelJob): its files and batch are cancelled."""
-        vs_id = job.params.get("vector_store_id", "")
-        await self.set_files(vs_id, job.params.get("file_ids", []), "cancelled", "CANCELLED", "")
-        await self._finish_batch(job.params.get("batch_id", ""), "cancelled")
 
     async def _settled_file(self, caller: Principal, vector_store_id: str, file_id: str) -> m.VectorStoreFile:
         """The store's file, unless it is still being added (FAILED_PRECONDITION, FILE_IN_PROGRESS)."""
@@ -438,8 +286,8 @@ class IndexingService:
             if found is not None:
                 await s.delete(found)
                 await s.flush()
-            await self.recount_usage(s, vector_store_id)
-            await self.touch(s, vector_store_id)
+            await store_files.recount_usage(s, vector_store_id)
+            await store_files.touch(s, vector_store_id)
 
     async def reindex_file(self, project_id: str, file_id: str) -> list[str]:
         """Add a file again, with its newest parse result and its attributes, to every vector store that holds it
@@ -482,7 +330,7 @@ class IndexingService:
             if found is None:
                 raise NotFound.resource("file", file_id)
             found.attributes, found.updated_at = attributes, utcnow()
-            await self.touch(s, vector_store_id)
+            await store_files.touch(s, vector_store_id)
         return await self.stores.require_store_file(caller, vector_store_id, file_id)
 
     async def delete_store(self, caller: Principal, vector_store_id: str) -> None:
@@ -576,11 +424,11 @@ class IndexingService:
         hits = (await self._of_live_files(store.id, hits))[:wanted]
         if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
             async with self.db.session() as s:
-                await self.touch(s, store.id)
+                await store_files.touch(s, store.id)
         return hits
 
     async def _of_live_files(self, vs_id: str, hits: list[Any]) -> list[Any]:
-        """The hits of each file's live generation (see services.index_run). Chunks of a deleted file may stay
+        """The hits of each file's live generation (see vecflow.operations.index_run). Chunks of a deleted file may stay
         in Milvus until its purge job has run (services.purge), and a re-added file has two generations there
         until the new one is complete: neither is ever returned."""
         file_ids = sorted({str(hit.fields.get("file_id", "")) for hit in hits})

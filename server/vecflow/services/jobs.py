@@ -7,16 +7,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from vecflow import validation as v
-from vecflow.errors import NotFound
 from vecflow.services.auth import Principal
 from vecflow.storage import models as m
 from vecflow.storage import paging
 from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
-
-STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-OPERATIONS = ("parse", "extract", "vector_store", "chunk", "upsert", "file_batch")
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class JobQueryService:
@@ -26,18 +21,8 @@ class JobQueryService:
     async def get(self, caller: Principal, job_id: str) -> tuple[m.Job, Sequence[m.JobEvent]]:
         v.required("job_id", job_id)
         async with self.db.read_session() as s:
-            job = await repo.get_owned(s, m.Job, caller.project_id, job_id)
-            if job is None:
-                raise NotFound.resource("job", job_id)
+            job = await repo.owned_job(s, caller.project_id, job_id)
             return job, await repo.job_history(s, job.id)
-
-    async def require(self, caller: Principal, job_id: str) -> m.Job:
-        v.required("job_id", job_id)
-        async with self.db.read_session() as s:
-            job = await repo.get_owned(s, m.Job, caller.project_id, job_id)
-        if job is None:
-            raise NotFound.resource("job", job_id)
-        return job
 
     async def list(
         self,

@@ -16,42 +16,35 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
 from vecflow.errors import FailedPrecondition
-from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import JOBS, SyncWrite
 from vecflow.storage import models as m
 from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
-from vecflow.storage.parsed import ParsedStore
 
-FILES = m.File.__table__
-DIRS = m.Directory.__table__
-KBS = m.KnowledgeBase.__table__
-RESULTS = m.ParseResult.__table__
-VS_FILES = m.VectorStoreFile.__table__
-STORES = m.VectorStore.__table__
+FILES = m.table(m.File)
+DIRS = m.table(m.Directory)
+KBS = m.table(m.KnowledgeBase)
+RESULTS = m.table(m.ParseResult)
+VS_FILES = m.table(m.VectorStoreFile)
+STORES = m.table(m.VectorStore)
 
 RECLAIM_BATCH = 500  # content hashes per reference query
 
 
 class FilePurge:
-    """Removes deleted files from the database at once and from Milvus and disk in a `purge_files` job."""
+    """Removes deleted files from the database at once, and submits the `purge_files` job (vecflow.operations.
+    purge_files) that removes them from Milvus and the disk."""
 
-    def __init__(
-        self, db: Database, engine: JobEngine, parsed: ParsedStore, index: Callable[[], Awaitable[Any]]
-    ) -> None:
+    def __init__(self, db: Database, engine: JobEngine) -> None:
         self.db = db
         self.engine = engine
-        self.parsed = parsed
-        self.index = index  # the MilvusIndex, once it is ready
 
     async def delete_files(
         self,
@@ -117,27 +110,6 @@ class FilePurge:
         await self.engine.submit(project_id, "purge_files", source_id=source_id, on_behalf_of=on_behalf_of, also=remove)
         return deleted
 
-    async def run(self, ctx: JobContext) -> dict[str, Any]:
-        """The `purge_files` operation: chunks out of Milvus, parse results off the disk."""
-        by_store: dict[str, list[str]] = defaultdict(list)
-        for vs_id, file_id in ctx.params.get("chunks", []):
-            by_store[vs_id].append(file_id)
-        if by_store:
-            async with ctx.step("remove_chunks", vector_stores=len(by_store), files=sum(map(len, by_store.values()))):
-                index = await self.index()
-                for vs_id, file_ids in sorted(by_store.items()):
-                    await index.delete_files(ctx.project_id, vs_id, file_ids)
-        results = ctx.params.get("parse_results", [])
-        if results:
-            async with ctx.step("remove_parse_results", parse_results=len(results)):
-                for result_id in results:
-                    await self.parsed.delete(result_id)
-        return {
-            "files": int(ctx.params.get("files", 0)),
-            "vector_stores": len(by_store),
-            "parse_results": len(results),
-        }
-
 
 async def reclaim_contents(db: Database, blobs: BlobStore, grace_seconds: float) -> tuple[int, int]:
     """Delete stored contents no file references that were last written over `grace_seconds` ago.
@@ -148,13 +120,11 @@ async def reclaim_contents(db: Database, blobs: BlobStore, grace_seconds: float)
     for first in range(0, len(candidates), RECLAIM_BATCH):
         group = candidates[first : first + RECLAIM_BATCH]
         hashes = [sha for sha, _ in group]
-        referenced = set(
-            await db.read(
-                lambda conn, hashes=hashes: list(
-                    conn.execute(select(FILES.c.uid).where(FILES.c.uid.in_(hashes)).distinct()).scalars()
-                )
-            )
-        )
+
+        def referenced_of(conn: Connection, hashes: list[str] = hashes) -> list[str]:
+            return list(conn.execute(select(FILES.c.uid).where(FILES.c.uid.in_(hashes)).distinct()).scalars())
+
+        referenced = set(await db.read(referenced_of))
         for sha, size in group:
             if sha not in referenced and await blobs.delete_if_unchanged(sha, cutoff):
                 removed += 1

@@ -8,8 +8,8 @@ from typing import Any
 
 from vecflow.errors import InvalidArgument, Unavailable
 from vecflow.pipeline.embed import Embedder
-from vecflow.services.filters import FilterError, to_milvus
-from vecflow.vectors.milvus import Hit, InvalidFilterError, VectorIndexError
+from vecflow.services.filters import FilterError, parse_filter
+from vecflow.vectors.milvus import Hit, InvalidFilterError, VectorIndexError, render_filter
 
 MODES = ("dense", "keyword", "hybrid")
 MAX_QUERY_CHARS = 8192
@@ -51,9 +51,10 @@ def check_search(
 
 
 def milvus_filter(text: str, **options: Any) -> str:
-    """The filter as a Milvus expression (see services/filters.py); INVALID_ARGUMENT when it does not parse."""
+    """The filter as a Milvus expression (parsed by services/filters.py, rendered by vectors/milvus/filters.py);
+    INVALID_ARGUMENT when it does not parse."""
     try:
-        return to_milvus(text, **options)
+        return render_filter(parse_filter(text, **options))
     except FilterError as err:
         raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
 

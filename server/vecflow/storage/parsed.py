@@ -23,7 +23,7 @@ class ParsedStore:
 
     async def save(self, parse_result_id: str, document: Any) -> int:
         """Store a ParsedDocument (or a dict); returns the bytes written."""
-        data = asdict(document) if is_dataclass(document) else dict(document)
+        data = asdict(document) if is_dataclass(document) and not isinstance(document, type) else dict(document)
 
         def write() -> int:
             final = self.path(parse_result_id)
@@ -52,7 +52,7 @@ class ParsedStore:
     def read(self, parse_result_id: str) -> dict[str, Any] | None:
         """The stored document, or None if there is none (blocking: call it from a worker thread)."""
         try:
-            return json.loads(self.path(parse_result_id).read_bytes())  # type: ignore[no-any-return]
+            return json.loads(self.path(parse_result_id).read_bytes())
         except FileNotFoundError:
             return None
 

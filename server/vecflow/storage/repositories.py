@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Insert, Select, and_, bindparam, func, insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vecflow.errors import NotFound
 from vecflow.storage import models as m
 from vecflow.storage import paging
 
@@ -27,6 +28,14 @@ async def get_owned(session: AsyncSession, model: type[T], project_id: str, reso
     return row
 
 
+async def owned_job(session: AsyncSession, project_id: str, job_id: str) -> m.Job:
+    """The job if it belongs to the project; NOT_FOUND otherwise (a foreign job is not found, never forbidden)."""
+    job = await get_owned(session, m.Job, project_id, job_id)
+    if job is None:
+        raise NotFound.resource("job", job_id)
+    return job
+
+
 async def page_newest_first(
     session: AsyncSession,
     stmt: Select[Any],
@@ -34,8 +43,11 @@ async def page_newest_first(
     size: int,
     token: str,
     filters: dict[str, Any],
+    *,
+    rows_of: bool = False,
 ) -> tuple[Sequence[Any], str]:
-    """One page of `stmt` ordered by (created_at, id) descending, with the next page's token."""
+    """One page of `stmt` ordered by (created_at, id) descending, with the next page's token: the `model` rows,
+    or (`rows_of`) whole result rows whose first element is the `model` row."""
     after = paging.decode(token, filters, (str, str))
     if after is not None:
         try:
@@ -44,11 +56,11 @@ async def page_newest_first(
             raise paging.invalid() from None
         stmt = stmt.where(or_(model.created_at < created, and_(model.created_at == created, model.id < after[1])))
     stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(size + 1)
-    rows = list((await session.scalars(stmt)).all())
+    rows = list((await session.execute(stmt)).all() if rows_of else (await session.scalars(stmt)).all())
     next_token = ""
     if len(rows) > size:
         rows = rows[:size]
-        last = rows[-1]
+        last = rows[-1][0] if rows_of else rows[-1]
         next_token = paging.encode([last.created_at.isoformat(), last.id], filters)
     return rows, next_token
 
@@ -79,8 +91,8 @@ async def page_by_key(
     return rows, next_token
 
 
-FILES = m.File.__table__
-DIRECTORIES = m.Directory.__table__
+FILES = m.table(m.File)
+DIRECTORIES = m.table(m.Directory)
 ID_CHUNK = 500  # ids per IN (...) lookup
 
 
@@ -121,10 +133,12 @@ def name_taken_in(conn: Connection, kb_id: str, directory: str, name: str) -> st
 def insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """INSERT a row unless it would break a unique constraint (ON CONFLICT DO NOTHING); whether it went in."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return bool(conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing()).rowcount)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return bool(conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing()).rowcount)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return bool(conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing()).rowcount)
 
 
 def directory_exists_in(conn: Connection, kb_id: str, path: str) -> bool:
@@ -164,7 +178,7 @@ def insert_rows(conn: Connection, rows: Sequence[m.Base]) -> None:
     if plan is None:
         attrs = sa_inspect(model).column_attrs
         columns = [(a.key, a.columns[0].key, a.columns[0].default) for a in attrs]
-        plan = _INSERTS[model] = _Insert(insert(model.__table__), columns)
+        plan = _INSERTS[model] = _Insert(insert(m.table(model)), columns)
     batch: list[dict[str, Any]] = []
     for row in rows:
         values: dict[str, Any] = {}

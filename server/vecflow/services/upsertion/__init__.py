@@ -1,0 +1,7 @@
+"""Upsertion tasks: the service (create, get, list, cancel, restart, search), the items' rules and the status
+that follows the task's job. The job itself is vecflow.operations.upsert."""
+
+from vecflow.services.upsertion.items import Created, NewItem, items_digest
+from vecflow.services.upsertion.service import UpsertionTaskService
+
+__all__ = ["Created", "NewItem", "UpsertionTaskService", "items_digest"]

@@ -1,0 +1,352 @@
+"""`MilvusIndex`: the one object through which vecflow calls Milvus (see the package docstring)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from vecflow.vectors.milvus.client import close_client, load_pymilvus
+from vecflow.vectors.milvus.errors import VectorIndexError, invalid, wrap
+from vecflow.vectors.milvus.expressions import members, scope
+from vecflow.vectors.milvus.lite import acquire_lite, alive, lite_path, release_lite, resolve_index_type, revive_lite
+from vecflow.vectors.milvus.rows import CHUNK_KEYS, chunk_row, dedupe, item_row, json_value
+from vecflow.vectors.milvus.schema import (
+    CHUNK_OUTPUT,
+    CHUNKS_COLLECTION,
+    ITEM_OUTPUT,
+    ItemCollection,
+    ensure_collections,
+    item_collection,
+)
+from vecflow.vectors.milvus.search import Hit, SearchMode, SearchRequest, count_sync, search_request, search_sync
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+RPC_TIMEOUT_S = 60.0  # a float on purpose: an int would make pymilvus retry for that long instead
+CONNECT_TIMEOUT_S = 30.0
+UPSERT_BATCH_ROWS = 512
+UPSERT_BATCH_BYTES = 16 * 1024 * 1024
+ATTRIBUTE_PAGE_ROWS = 512  # chunks read and rewritten at a time when attributes change
+
+T = TypeVar("T")
+
+
+class MilvusIndex:
+    """Chunks of vector-store files and upsertion-task items in Milvus (see the package docstring).
+
+    Open it with ``await index.open()`` (or ``async with``); the other methods open it on first use.
+    Methods raise `VectorIndexError` (`InvalidFilterError` for a filter Milvus refuses).
+    """
+
+    def __init__(self, uri: str, token: str = "", dim: int = 384, index_type: str = "auto") -> None:
+        if not isinstance(uri, str) or not uri.strip():
+            raise ValueError("a Milvus uri is required: a local path ending in .db, or http(s)://host:port")
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 32768:
+            raise ValueError(f"dim must be an integer between 1 and 32768, got {dim!r}")
+        self.uri = uri.strip()
+        self.dim = dim
+        self._db: Path | None = lite_path(uri)
+        self.is_lite = self._db is not None
+        self.index_type = resolve_index_type(index_type, self.is_lite)
+        self._token = token
+        self._opts: dict[str, Any] = {"timeout": RPC_TIMEOUT_S, "retry_times": 1 if self.is_lite else 5}
+        self._client: MilvusClient | None = None
+        self._server: Any = None  # our reference to the shared milvus-lite child, if any
+        self._closed = False
+        self._open_lock = asyncio.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vecflow-milvus")
+
+    def __repr__(self) -> str:
+        return f"MilvusIndex(uri={self.uri!r}, dim={self.dim}, index_type={self.index_type!r})"
+
+    async def __aenter__(self) -> MilvusIndex:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # lifecycle ----------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect (starting milvus-lite if needed), create missing collections and load them.
+
+        Also the recovery path: if the milvus-lite child died, the next call restarts it and reconnects.
+        """
+        async with self._open_lock:
+            if self._closed:
+                raise VectorIndexError("the Milvus index is closed", reason="UNAVAILABLE")
+            if self._client is not None and self._healthy():
+                return
+            stale, self._client = self._client, None
+            self._client = await self._run(self._open_sync, stale)
+
+    async def close(self) -> None:
+        """Disconnect and, when this was the last index on a milvus-lite file, stop its child process."""
+        async with self._open_lock:
+            if self._closed:
+                return
+            self._closed = True
+            client, self._client = self._client, None
+            try:
+                await self._run(self._close_sync, client)
+            finally:
+                self._executor.shutdown(wait=False)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def _ready(self) -> MilvusClient:
+        if self._client is None or not self._healthy():
+            await self.open()
+        assert self._client is not None
+        return self._client
+
+    def _healthy(self) -> bool:
+        """False once our milvus-lite child has exited (a server connection heals by itself)."""
+        return self._server is None or alive(self._server)
+
+    def _open_sync(self, stale: MilvusClient | None) -> MilvusClient:
+        pm = load_pymilvus()
+        close_client(stale)
+        first = self._server is None
+        try:
+            if self._db is not None:
+                if self._server is None:
+                    self._db.parent.mkdir(parents=True, exist_ok=True)
+                    self._server = acquire_lite(self._db)
+                elif not alive(self._server):
+                    self._server = revive_lite(self._db, self._server)
+                uri, token = self._server.uds_path, ""
+            else:
+                uri, token = self.uri, self._token
+            client = pm.MilvusClient(
+                uri=uri, token=token, alias=f"vecflow-{uuid.uuid4().hex}", timeout=CONNECT_TIMEOUT_S
+            )
+            try:
+                ensure_collections(client, pm, self.dim, self.index_type, self._opts)
+            except BaseException:
+                close_client(client)
+                raise
+            return client
+        except Exception as exc:
+            if first:
+                self._release_server()
+            raise wrap(exc, f"opening Milvus at {self.uri}", reason="UNAVAILABLE") from exc
+
+    def _close_sync(self, client: MilvusClient | None) -> None:
+        close_client(client)
+        self._release_server()
+
+    def _release_server(self) -> None:
+        if self._server is not None and self._db is not None:
+            self._server = None
+            release_lite(self._db)
+
+    # chunks -------------------------------------------------------------------------------------
+
+    async def upsert_chunks(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or replace chunks by pk; returns how many distinct rows were written."""
+        client = await self._ready()
+        return await self._run(self._upsert_sync, client, CHUNKS_COLLECTION, rows, chunk_row)
+
+    async def set_file_attributes(
+        self, project_id: str, vector_store_id: str, file_id: str, attributes: Mapping[str, Any] | None
+    ) -> int:
+        """Give every chunk of a file new attributes, keeping its text and vector (nothing is embedded);
+        returns how many chunks were rewritten."""
+        expr = scope(project_id=project_id, vector_store_id=vector_store_id, file_id=file_id)
+        client = await self._ready()
+        return await self._run(self._set_attributes_sync, client, expr, json_value(attributes, "attributes"))
+
+    def _set_attributes_sync(self, client: MilvusClient, expr: str, attributes: Any) -> int:
+        fields = sorted(CHUNK_KEYS - {"attributes"})
+        rewritten = 0
+        try:  # pages in pk order, each rewritten before the next is read (pk > last: a rewrite is not seen again)
+            pages = client.query_iterator(
+                CHUNKS_COLLECTION, batch_size=ATTRIBUTE_PAGE_ROWS, filter=expr, output_fields=fields, **self._opts
+            )
+        except Exception as exc:
+            raise wrap(exc, f"reading chunks of {CHUNKS_COLLECTION}") from exc
+        try:
+            while True:
+                try:
+                    rows = pages.next()
+                except Exception as exc:
+                    raise wrap(exc, f"reading chunks of {CHUNKS_COLLECTION}") from exc
+                if not rows:
+                    return rewritten
+                batch = [
+                    {
+                        **{k: row.get(k) for k in fields},
+                        "dense": [float(x) for x in row["dense"]],
+                        "attributes": attributes,
+                    }
+                    for row in rows
+                ]
+                self._upsert_batch(client, CHUNKS_COLLECTION, batch)
+                rewritten += len(batch)
+        finally:
+            pages.close()
+
+    async def delete_file(self, project_id: str, vector_store_id: str, file_id: str) -> None:
+        expr = scope(project_id=project_id, vector_store_id=vector_store_id, file_id=file_id)
+        client = await self._ready()
+        await self._run(self._delete_sync, client, CHUNKS_COLLECTION, [expr])
+
+    async def delete_files(self, project_id: str, vector_store_id: str, file_ids: Sequence[str]) -> None:
+        """Delete the chunks of several files of one store, DELETE_BATCH files per expression."""
+        exprs = members(scope(project_id=project_id, vector_store_id=vector_store_id), "file_id", file_ids)
+        if exprs:
+            client = await self._ready()
+            await self._run(self._delete_sync, client, CHUNKS_COLLECTION, exprs)
+
+    async def delete_chunks(self, project_id: str, vector_store_id: str, pks: Sequence[str]) -> None:
+        """Delete chunks of one store by pk (see `chunk_pk`), DELETE_BATCH at a time."""
+        exprs = members(scope(project_id=project_id, vector_store_id=vector_store_id), "pk", pks)
+        if exprs:
+            client = await self._ready()
+            await self._run(self._delete_sync, client, CHUNKS_COLLECTION, exprs)
+
+    async def delete_vector_store(self, project_id: str, vector_store_id: str) -> None:
+        expr = scope(project_id=project_id, vector_store_id=vector_store_id)
+        client = await self._ready()
+        await self._run(self._delete_sync, client, CHUNKS_COLLECTION, [expr])
+
+    async def count_chunks(self, project_id: str, vector_store_id: str, file_id: str | None = None) -> int:
+        tenant = {"project_id": project_id, "vector_store_id": vector_store_id}
+        if file_id is not None:
+            tenant["file_id"] = file_id
+        client = await self._ready()
+        return await self._run(count_sync, client, self._opts, CHUNKS_COLLECTION, scope(**tenant))
+
+    async def search_chunks(
+        self,
+        project_id: str,
+        vector_store_id: str,
+        *,
+        dense: Sequence[float] | None,
+        text: str | None,
+        mode: SearchMode,
+        limit: int,
+        filter_expr: str = "",
+        dense_weight: float = 0,
+        keyword_weight: float = 0,
+    ) -> list[Hit]:
+        """Search one store's chunks. Hybrid fuses dense and BM25 results with RRF (k=60), or with a
+        weighted sum when both weights are > 0. Hit fields: text, file_id, file_name, chunk_index, page,
+        char_start, char_end, attributes."""
+        request = search_request(
+            CHUNKS_COLLECTION,
+            {"project_id": project_id, "vector_store_id": vector_store_id},
+            CHUNK_OUTPUT,
+            self.dim,
+            dense=dense,
+            text=text,
+            mode=mode,
+            limit=limit,
+            filter_expr=filter_expr,
+            dense_weight=dense_weight,
+            keyword_weight=keyword_weight,
+        )
+        return await self._search(request)
+
+    # items --------------------------------------------------------------------------------------
+
+    async def upsert_items(self, collection: ItemCollection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or replace items by pk (default ``f"{project_id}:{object_id}"``); returns the row count."""
+        name = item_collection(collection)
+        client = await self._ready()
+        return await self._run(self._upsert_sync, client, name, rows, item_row)
+
+    async def delete_items(self, collection: ItemCollection, project_id: str, object_ids: Sequence[str]) -> None:
+        name = item_collection(collection)
+        if isinstance(object_ids, str):
+            raise invalid("object_ids must be a list of strings, not one string")
+        exprs = members(scope(project_id=project_id), "object_id", list(dict.fromkeys(object_ids)))
+        if not exprs:
+            return
+        client = await self._ready()
+        await self._run(self._delete_sync, client, name, exprs)
+
+    async def count_items(self, collection: ItemCollection, project_id: str) -> int:
+        name = item_collection(collection)
+        client = await self._ready()
+        return await self._run(count_sync, client, self._opts, name, scope(project_id=project_id))
+
+    async def search_items(
+        self,
+        collection: ItemCollection,
+        project_id: str,
+        *,
+        dense: Sequence[float] | None,
+        text: str | None,
+        mode: SearchMode,
+        limit: int,
+        filter_expr: str = "",
+        dense_weight: float = 0,
+        keyword_weight: float = 0,
+    ) -> list[Hit]:
+        """Search one project's items; like `search_chunks`. Hit fields: object_id, text, payload, item_info."""
+        request = search_request(
+            item_collection(collection),
+            {"project_id": project_id},
+            ITEM_OUTPUT,
+            self.dim,
+            dense=dense,
+            text=text,
+            mode=mode,
+            limit=limit,
+            filter_expr=filter_expr,
+            dense_weight=dense_weight,
+            keyword_weight=keyword_weight,
+        )
+        return await self._search(request)
+
+    # shared operations (run on the executor) ----------------------------------------------------
+
+    async def _search(self, request: SearchRequest) -> list[Hit]:
+        client = await self._ready()
+        return await self._run(search_sync, client, self._opts, self.index_type, request)
+
+    def _upsert_sync(
+        self,
+        client: MilvusClient,
+        collection: str,
+        rows: Sequence[Mapping[str, Any]],
+        prepare: Callable[[Mapping[str, Any], int, int], tuple[dict[str, Any], int]],
+    ) -> int:
+        if isinstance(rows, Mapping):
+            raise invalid("rows must be a list of dicts")
+        prepared = dedupe([prepare(raw, pos, self.dim) for pos, raw in enumerate(rows)])
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for row, row_size in prepared:
+            if batch and (len(batch) >= UPSERT_BATCH_ROWS or size + row_size > UPSERT_BATCH_BYTES):
+                self._upsert_batch(client, collection, batch)
+                batch, size = [], 0
+            batch.append(row)
+            size += row_size
+        if batch:
+            self._upsert_batch(client, collection, batch)
+        return len(prepared)
+
+    def _upsert_batch(self, client: MilvusClient, collection: str, batch: list[dict[str, Any]]) -> None:
+        try:
+            client.upsert(collection, batch, **self._opts)
+        except Exception as exc:
+            raise wrap(exc, f"upserting {len(batch)} rows into {collection}") from exc
+
+    def _delete_sync(self, client: MilvusClient, collection: str, exprs: list[str]) -> None:
+        for expr in exprs:
+            try:
+                client.delete(collection, filter=expr, **self._opts)
+            except Exception as exc:
+                raise wrap(exc, f"deleting from {collection}") from exc

@@ -1,0 +1,144 @@
+"""The collections: their schemas (english analyzer, BM25 function), index parameters, creation and the
+check that an existing collection fits this index."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+from vecflow.vectors.milvus.errors import VectorIndexError, invalid
+from vecflow.vectors.milvus.rows import ITEM_PK_BYTES
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+CHUNKS_COLLECTION = "vecflow_chunks"
+ITEM_COLLECTIONS = {"default": "vecflow_items_default", "categories": "vecflow_items_categories"}
+
+ItemCollection = Literal["default", "categories"]
+
+CHUNK_OUTPUT = ("text", "file_id", "file_name", "chunk_index", "page", "char_start", "char_end", "attributes")
+ITEM_OUTPUT = ("object_id", "text", "payload", "item_info")
+
+
+def item_collection(collection: str) -> str:
+    """The Milvus collection of an item collection ("default" or "categories")."""
+    try:
+        return ITEM_COLLECTIONS[collection]
+    except (KeyError, TypeError):
+        raise invalid(f"collection must be one of {sorted(ITEM_COLLECTIONS)}, got {collection!r}") from None
+
+
+# --- schemas and indexes -----------------------------------------------------------------------------
+
+
+def _text_fields(pm: ModuleType, schema: Any, dim: int) -> None:
+    dt = pm.DataType
+    schema.add_field(
+        "text",
+        dt.VARCHAR,
+        max_length=65535,
+        enable_analyzer=True,
+        enable_match=True,
+        analyzer_params={"type": "english"},
+    )
+    schema.add_field("sparse", dt.SPARSE_FLOAT_VECTOR)
+    schema.add_field("dense", dt.FLOAT_VECTOR, dim=dim)
+    schema.add_function(
+        pm.Function(
+            name="text_bm25",
+            function_type=pm.FunctionType.BM25,
+            input_field_names=["text"],
+            output_field_names=["sparse"],
+        )
+    )
+
+
+def chunk_schema(pm: ModuleType, dim: int) -> Any:
+    """The schema of CHUNKS_COLLECTION."""
+    dt = pm.DataType
+    schema = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description="vecflow chunks")
+    schema.add_field("pk", dt.VARCHAR, is_primary=True, max_length=256)
+    schema.add_field("project_id", dt.VARCHAR, max_length=64)
+    schema.add_field("vector_store_id", dt.VARCHAR, max_length=64)
+    schema.add_field("file_id", dt.VARCHAR, max_length=64)
+    schema.add_field("file_name", dt.VARCHAR, max_length=1024)
+    for name in ("chunk_index", "page", "char_start", "char_end"):
+        schema.add_field(name, dt.INT64)
+    _text_fields(pm, schema, dim)
+    schema.add_field("attributes", dt.JSON)
+    return schema
+
+
+def item_schema(pm: ModuleType, dim: int) -> Any:
+    """The schema of the ITEM_COLLECTIONS."""
+    dt = pm.DataType
+    schema = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description="vecflow items")
+    schema.add_field("pk", dt.VARCHAR, is_primary=True, max_length=ITEM_PK_BYTES)
+    schema.add_field("project_id", dt.VARCHAR, max_length=64)
+    schema.add_field("object_id", dt.VARCHAR, max_length=512)
+    _text_fields(pm, schema, dim)
+    schema.add_field("payload", dt.JSON)
+    schema.add_field("item_info", dt.JSON)
+    return schema
+
+
+def index_params(client: MilvusClient, index_type: str, *, chunks: bool) -> Any:
+    """The indexes of a collection: dense (`index_type`, COSINE), sparse (BM25) and INVERTED scalars."""
+    params = client.prepare_index_params()
+    build = {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}}.get(index_type, {})
+    params.add_index(field_name="dense", index_type=index_type, metric_type="COSINE", params=build)
+    params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    scalars = ("project_id", "vector_store_id", "file_id") if chunks else ("project_id", "object_id")
+    for name in scalars:
+        params.add_index(field_name=name, index_type="INVERTED")
+    return params
+
+
+def dense_search_params(index_type: str, k: int) -> dict[str, Any]:
+    """The search parameters of the dense index for `k` results."""
+    params: dict[str, Any] = {}
+    if index_type == "HNSW":
+        params = {"ef": max(k, 64)}
+    elif index_type == "IVF_FLAT":
+        params = {"nprobe": 32}
+    return {"metric_type": "COSINE", "params": params}
+
+
+# --- creating and checking collections ---------------------------------------------------------------
+
+
+def ensure_collections(client: MilvusClient, pm: ModuleType, dim: int, index_type: str, opts: dict[str, Any]) -> None:
+    """Create the missing collections, check the existing ones and load them all."""
+    _ensure(client, CHUNKS_COLLECTION, chunk_schema(pm, dim), index_params(client, index_type, chunks=True), dim, opts)
+    for name in ITEM_COLLECTIONS.values():
+        _ensure(client, name, item_schema(pm, dim), index_params(client, index_type, chunks=False), dim, opts)
+
+
+def _ensure(client: MilvusClient, name: str, schema: Any, params: Any, dim: int, opts: dict[str, Any]) -> None:
+    if not client.has_collection(name, **opts):
+        try:
+            client.create_collection(name, schema=schema, consistency_level="Strong", **opts)
+            # sync=False: do not poll each index's state (pymilvus sleeps 0.5 s per index); an empty
+            # collection's indexes exist as soon as CreateIndex returns, which is all load needs.
+            client.create_index(name, params, sync=False, **opts)
+        except Exception:
+            if not client.has_collection(name, **opts):  # not a concurrent creator: a real failure
+                raise
+    _check_existing(client, name, schema, dim, opts)
+    client.load_collection(name, **opts)
+
+
+def _check_existing(client: MilvusClient, name: str, schema: Any, dim: int, opts: dict[str, Any]) -> None:
+    described = client.describe_collection(name, **opts)
+    fields = {f["name"]: f for f in described.get("fields", [])}
+    missing = sorted({f.name for f in schema.fields} - set(fields))
+    if missing:
+        raise VectorIndexError(f"collection {name} exists without fields {missing}", reason="SCHEMA_MISMATCH")
+    stored = int((fields["dense"].get("params") or {}).get("dim", 0))
+    if stored != dim:
+        raise VectorIndexError(
+            f"collection {name} stores {stored}-dimensional vectors but this index was opened for {dim}; "
+            "the embedding model changed, so the collection must be re-created and re-indexed",
+            reason="SCHEMA_MISMATCH",
+        )
