@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 from vecflow_client.v1 import common_pb2
 from vecflow_client.v1 import upsertion_task_service_pb2 as pb
@@ -15,7 +17,7 @@ from vecflow.services.idempotency import IdempotencyService
 from vecflow.services.upsertion import NewItem, UpsertionTaskService
 from vecflow.vectors.milvus import Hit
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def item_hit(hit: Hit) -> common_pb2.SearchHit:

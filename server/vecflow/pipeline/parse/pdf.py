@@ -93,7 +93,7 @@ def _pdf_with_pypdf(path: Path) -> _PdfText:
         result.authors = split_authors(_text_or_none(info.get("/Author")))
         result.created = pdf_date(_text_or_none(info.get("/CreationDate")))
         result.modified = pdf_date(_text_or_none(info.get("/ModDate")))
-        root = cast(DictionaryObject, reader.trailer["/Root"])  # not checked: a bad /Root fails below, caught
+        root = cast(DictionaryObject, reader.trailer["/Root"])  # one that is not fails below, and is caught
         result.language = language_code(_text_or_none(root.get("/Lang")))
     except Exception:  # metadata is a bonus; a malformed info dictionary must not lose the text
         pass

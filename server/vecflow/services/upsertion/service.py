@@ -44,7 +44,7 @@ from vecflow.vectors.milvus import Hit
 MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
 OPERATION = "upsert"
-TASKS = m.UpsertionTask.__table__
+TASKS = m.table(m.UpsertionTask)
 COLLECTIONS = ("default", "categories")
 DEFAULT_TEXT_FIELD = "text"
 DEFAULT_MAX_TASK_ITEMS = 10_000
@@ -54,6 +54,10 @@ MAX_TEXT_FIELD = 128
 MAX_SEARCH_RESULTS = 50
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+TaskPage = list[tuple[m.UpsertionTask, Sequence[m.UpsertionItem]]]  # tasks with their failed items
+Hits = list[Hit]
 
 
 class _TaskExists(Exception):
@@ -99,7 +103,7 @@ class UpsertionTaskService:
 
     async def list(
         self, caller: Principal, offset: int, limit: int, status: str, page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[tuple[m.UpsertionTask, Sequence[m.UpsertionItem]]], int, str]:
+    ) -> tuple[TaskPage, int, str]:
         """The caller's tasks, newest first, with their failed items; the count of all that match; the next page's
         token. Pages by token when page_size or page_token is given, else by offset and limit (the seed API)."""
         if page_size or page_token:
@@ -130,9 +134,7 @@ class UpsertionTaskService:
             tasks = [apply(task, effective) for task, effective in (await s.execute(stmt)).all()]
             return [(t, await self._failed_items(s, t)) for t in tasks], int(total or 0), ""
 
-    async def _page(
-        self, caller: Principal, status: str, page_size: int, page_token: str
-    ) -> tuple[list[tuple[m.UpsertionTask, Sequence[m.UpsertionItem]]], int, str]:
+    async def _page(self, caller: Principal, status: str, page_size: int, page_token: str) -> tuple[TaskPage, int, str]:
         size = paging.page_size(page_size)
         where: list[ColumnElement[bool]] = [m.UpsertionTask.project_id == caller.project_id]
         if status:
@@ -215,7 +217,7 @@ class UpsertionTaskService:
                 ),
             )
             w.conn.execute(
-                insert(m.UpsertionItem.__table__),
+                insert(m.table(m.UpsertionItem)),
                 [
                     {
                         "project_id": project,
@@ -333,7 +335,7 @@ class UpsertionTaskService:
         score_threshold: float,
         dense_weight: float,
         keyword_weight: float,
-    ) -> list[Hit]:
+    ) -> Hits:
         """Search one collection of the caller's items. Filters: bare fields read payload, `item_info.x` reads
         item_info, `object_id` is the typed column."""
         collection = collection or COLLECTIONS[0]
