@@ -1,7 +1,8 @@
 """The package's layering, checked from its imports (every import, also those inside functions and under
-TYPE_CHECKING): no import cycles; only `api/` (and the composition root, the CLI) speaks gRPC or the generated
-messages (vecflow_client.v1); the client (clients/python) imports no server; only `vectors/` imports pymilvus; the layers below the API never import it; the pipeline imports no
-jobs or services; api → services → operations → {jobs, pipeline, storage, vectors}, never upwards."""
+TYPE_CHECKING): no import cycles; api → services → operations → {jobs, pipeline, storage, vectors}, never
+upwards; only `api/` (and the composition root, the CLI) speaks gRPC or imports the generated messages
+(vecflow_client.v1); the client (clients/python) imports no server code; only `vectors/` imports pymilvus; only
+`storage/` imports SQLAlchemy, and it imports no layer above it; the pipeline imports no jobs or services."""
 
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ def test_layers_below_the_api_know_no_grpc_and_only_vectors_knows_milvus() -> No
             problems += [f"{name} imports {i}" for i in sorted(used) if i.startswith("vecflow.operations")]
         if layer != "vectors" and any(i == "pymilvus" or i.startswith("pymilvus.") for i in used):
             problems.append(f"{name} imports pymilvus (only vecflow.vectors may)")
+        if layer != "storage" and any(i == "sqlalchemy" or i.startswith("sqlalchemy.") for i in used):
+            problems.append(f"{name} imports sqlalchemy (only vecflow.storage may: its statements live there)")
+        if layer == "storage":  # the bottom layer: it builds on nothing above it
+            problems += [
+                f"{name} imports {i}"
+                for i in sorted(used)
+                if i.startswith(("vecflow.services", "vecflow.operations", "vecflow.jobs", "vecflow.api"))
+            ]
     assert problems == []
 
 

@@ -138,7 +138,9 @@ class App:
             self.engine,
             self.vector_stores,
             self.embedder,
-            lambda dim: MilvusIndex(settings.milvus_uri, settings.milvus_token, dim=dim),
+            lambda dim: MilvusIndex(
+                settings.milvus_uri, settings.milvus_token, dim=dim, index_type=settings.milvus_index
+            ),
             settings.max_batch_files,
             settings.max_search_results,
         )

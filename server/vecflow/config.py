@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MIB = 1024 * 1024
+MILVUS_INDEX_CHOICES = ("auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")  # vecflow.vectors.milvus.INDEX_TYPES + auto
 
 
 class SettingsError(ValueError):
@@ -61,6 +62,17 @@ def _address(env: Mapping[str, str], name: str, default: str, allow_empty: bool 
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset), matched in any case and returned as spelled there."""
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return choices[0]
+    for choice in choices:
+        if raw.upper() == choice.upper():
+            return choice
+    raise SettingsError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server can be configured with. Build it with `Settings.from_env()`."""
@@ -70,6 +82,7 @@ class Settings:
     database_url: str = ""
     milvus_uri: str = ""
     milvus_token: str = ""
+    milvus_index: str = "auto"
     metrics_address: str = "127.0.0.1:9464"
     bootstrap_api_key: str = ""
     max_upload_bytes: int = 512 * MIB
@@ -125,6 +138,7 @@ class Settings:
             "database_url": env.get("VECFLOW_DATABASE_URL", ""),
             "milvus_uri": env.get("VECFLOW_MILVUS_URI", ""),
             "milvus_token": env.get("VECFLOW_MILVUS_TOKEN", ""),
+            "milvus_index": _choice(env, "VECFLOW_MILVUS_INDEX", MILVUS_INDEX_CHOICES),
             "metrics_address": _address(env, "VECFLOW_METRICS_ADDRESS", "127.0.0.1:9464", allow_empty=True),
             "bootstrap_api_key": env.get("VECFLOW_BOOTSTRAP_API_KEY", ""),
             "max_upload_bytes": _int(env, "VECFLOW_MAX_UPLOAD_BYTES", 512 * MIB, minimum=1),
@@ -182,6 +196,15 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         ("VECFLOW_MILVUS_URI", "VECFLOW_MILVUS_TOKEN"),
         "`<data dir>/milvus.db`",
         "milvus-lite file, or a Milvus server URI",
+    ),
+    (
+        ("VECFLOW_MILVUS_INDEX",),
+        "`auto`",
+        "dense index type of new Milvus collections: `auto`, `FLAT`, `HNSW`, `IVF_FLAT` or `AUTOINDEX`; `auto` asks "
+        "the server: one that does not implement GetVersion is milvus-lite's engine, which cannot build HNSW, so "
+        "FLAT; one that answers gets HNSW. A type the server refuses fails opening Milvus (at warm-up, or in the first "
+        "job that needs it) with an error naming this variable. An existing collection keeps the index it has (never "
+        "rebuilt; drop it and re-index to change it)",
     ),
     (("VECFLOW_METRICS_ADDRESS",), "`127.0.0.1:9464`", "Prometheus `/metrics` HTTP endpoint; empty disables it"),
     (

@@ -14,21 +14,20 @@ caller set one, so that a retry is answered with the first call's result (see `R
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import unquote, urlparse
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2, status_pb2
 
+from vecflow_client.convert import enum_value, ranking, to_struct
+from vecflow_client.errors import RESUMABLE_REASONS, error_reason
+from vecflow_client.metadata import metadata_interceptors
 from vecflow_client.retry import RetryingUnaryUnary, RetryPolicy, RetryStats
+from vecflow_client.uploads import DEFAULT_CHUNK_SIZE, Source, UploadSource, url_name
 from vecflow_client.v1 import (
     common_pb2,
     job_pb2,
@@ -48,13 +47,10 @@ vs_pb2 = vector_store_service_pb2
 ut_pb2 = upsertion_task_service_pb2
 
 if TYPE_CHECKING:
-    from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+    pass
 
-Metadata = tuple[tuple[str, str], ...]
-RESUMABLE_REASONS = {"WATCHER_TOO_SLOW"}
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_CHUNK_SIZE = 1 << 20
 # Reconnect quickly after a server restart (gRPC's own default backs off up to 120 s), and accept
 # responses larger than gRPC's 4 MiB default (a long job history, a big page).
 DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -64,147 +60,7 @@ DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 T = TypeVar("T")
-EnumT = TypeVar("EnumT", bound=int)
-UploadSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 Event = job_pb2.JobHistoryEvent | job_service_pb2.WatchJobHeartbeat
-
-
-def _with_metadata(details: Any, metadata: Metadata) -> Any:
-    return details._replace(metadata=tuple(details.metadata or ()) + metadata)
-
-
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, metadata: Metadata) -> None:
-        self.metadata = metadata
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request)
-
-
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, metadata: Metadata) -> None:
-        self.metadata = metadata
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request)
-
-
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
-    def __init__(self, metadata: Metadata) -> None:
-        self.metadata = metadata
-
-    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
-        return await continuation(_with_metadata(details, self.metadata), request_iterator)
-
-
-def metadata_interceptors(metadata: Metadata) -> list[grpc.aio.ClientInterceptor]:
-    """Client interceptors that add fixed metadata (an API key, say) to every call of a channel."""
-    return [_UnaryUnary(metadata), _UnaryStream(metadata), _StreamUnary(metadata)]
-
-
-def error_info(err: grpc.aio.AioRpcError | grpc.RpcError) -> tuple[str, dict[str, str]]:
-    """The google.rpc.ErrorInfo (reason, metadata) of a failed call, or ("", {})."""
-    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
-    for key, value in trailing or ():
-        if key == "grpc-status-details-bin":
-            for detail in status_pb2.Status.FromString(value).details:
-                # types-protobuf types Message.DESCRIPTOR as Descriptor | the upb one, Any.Is as Descriptor only.
-                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):  # type: ignore[arg-type]
-                    info = error_details_pb2.ErrorInfo()
-                    detail.Unpack(info)
-                    return info.reason, dict(info.metadata)
-    return "", {}
-
-
-def error_reason(err: grpc.aio.AioRpcError | grpc.RpcError) -> str:
-    """The google.rpc.ErrorInfo reason of a failed call, or ""."""
-    return error_info(err)[0]
-
-
-def enum_value(enum: type[EnumT], prefix: str, value: int | str | None) -> EnumT:
-    """An enum number from a number, a full name ("JOB_STATUS_RUNNING") or a short one ("running")."""
-    # The stubs type each enum as its own int subclass; at run time its values are plain ints.
-    if value is None or value == "":
-        return cast(EnumT, 0)
-    if isinstance(value, int):
-        return cast(EnumT, value)
-    name = value.upper().replace("-", "_")
-    return cast(EnumT, int(cast("EnumTypeWrapper", enum).Value(name if name.startswith(prefix) else prefix + name)))
-
-
-def _struct(value: Mapping[str, Any] | struct_pb2.Struct) -> struct_pb2.Struct:
-    if isinstance(value, struct_pb2.Struct):
-        return value
-    out = struct_pb2.Struct()
-    out.update(dict(value))
-    return out
-
-
-class _Source:
-    """Upload content that can be read in chunks, and re-read from the start for a retry where possible."""
-
-    def __init__(self, source: UploadSource | None) -> None:
-        self.path: Path | None = None
-        self.data: bytes | None = None
-        self.stream: IO[bytes] | None = None
-        self.start = 0
-        if source is None:
-            return
-        if isinstance(source, str | os.PathLike):
-            self.path = Path(source)
-            if not self.path.is_file():
-                raise FileNotFoundError(f"no such file: {self.path}")
-        elif isinstance(source, bytes | bytearray | memoryview):
-            self.data = bytes(source)
-        else:
-            self.stream = source
-            try:
-                self.start = source.tell() if source.seekable() else -1
-            except (OSError, ValueError):
-                self.start = -1
-
-    @property
-    def replayable(self) -> bool:
-        return self.stream is None or self.start >= 0
-
-    def default_name(self) -> str:
-        if self.path is not None:
-            return self.path.name
-        return Path(str(getattr(self.stream, "name", "") or "")).name
-
-    async def chunks(self, size: int) -> AsyncIterator[bytes]:
-        """The content in pieces of at most `size` bytes; an empty source is one empty piece."""
-        if self.data is not None:
-            for start in range(0, max(len(self.data), 1), size):
-                yield self.data[start : start + size]
-            return
-        if self.path is not None:
-            handle: IO[bytes] = await asyncio.to_thread(open, self.path, "rb")
-            close = True
-        else:
-            assert self.stream is not None
-            handle, close = self.stream, False
-            if self.start >= 0:
-                handle.seek(self.start)
-        try:
-            first = True
-            while True:
-                piece = await asyncio.to_thread(handle.read, size)
-                if not piece:
-                    if first:
-                        yield b""
-                    return
-                first = False
-                yield piece
-        finally:
-            if close:
-                handle.close()
-
-    async def sha256(self) -> str:
-        digest = hashlib.sha256()
-        async for piece in self.chunks(DEFAULT_CHUNK_SIZE):
-            digest.update(piece)
-        return digest.hexdigest()
 
 
 class VecflowClient:
@@ -367,9 +223,9 @@ class VecflowClient:
             raise ValueError("give exactly one of path_or_bytes and url")
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
-        source = _Source(path_or_bytes)
+        source = Source(path_or_bytes)
         if name is None:
-            name = source.default_name() if path_or_bytes is not None else _url_name(url)
+            name = source.default_name() if path_or_bytes is not None else url_name(url)
         if not name:
             raise ValueError("name is required when uploading bytes or a stream without a name")
         meta = kb_pb2.UploadFileMetadata(
@@ -383,7 +239,7 @@ class VecflowClient:
             if_exists=kb_pb2.IF_EXISTS_REPLACE if replace else kb_pb2.IF_EXISTS_UNSPECIFIED,
         )
         if metadata is not None:
-            meta.metadata.CopyFrom(_struct(metadata))
+            meta.metadata.CopyFrom(to_struct(metadata))
         if parse is not None:
             meta.parse = parse
 
@@ -424,7 +280,7 @@ class VecflowClient:
                 await asyncio.sleep(delay)
 
     async def _landed_upload(
-        self, kb_id: str, directory: str, name: str, source: _Source
+        self, kb_id: str, directory: str, name: str, source: Source
     ) -> kb_pb2.UploadFileResponse | None:
         """After a dropped upload and a NAME_TAKEN retry: the file, if it is ours (same content)."""
         digest = await source.sha256()
@@ -485,7 +341,7 @@ class VecflowClient:
                 query=query,
                 max_num_results=max_num_results,
                 filter=filter,
-                ranking_options=_ranking(mode, score_threshold),
+                ranking_options=ranking(mode, score_threshold),
             )
         )
         return list(reply.hits)
@@ -507,7 +363,7 @@ class VecflowClient:
                 query=query,
                 max_num_results=max_num_results,
                 filter=filter,
-                ranking_options=_ranking(mode, score_threshold),
+                ranking_options=ranking(mode, score_threshold),
             )
         )
         return list(reply.hits)
@@ -601,35 +457,11 @@ class VecflowClient:
         )
         return self._paged(self.jobs.ListJobs, request, "jobs")
 
-    async def iter_upsertion_tasks(
-        self, *, status: int | str | None = None, page_size: int = 50
+    def iter_upsertion_tasks(
+        self, *, status: int | str | None = None, page_size: int = 0
     ) -> AsyncIterator[ut_pb2.UpsertionTask]:
-        """The project's upsertion tasks, newest first, by offset and limit.
-
-        Offsets shift when tasks are created meanwhile; a task already yielded is not yielded again.
-        """
-        seen: set[str] = set()
-        offset = 0
-        code = enum_value(ut_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_", status)
-        while True:
-            reply = await self.upsertion_tasks.ListUpsertionTasks(
-                ut_pb2.ListUpsertionTasksRequest(offset=offset, limit=page_size, status=code)
-            )
-            for task in reply.upsertion_tasks:
-                if task.id not in seen:
-                    seen.add(task.id)
-                    yield task
-            offset += len(reply.upsertion_tasks)
-            if not reply.upsertion_tasks or offset >= reply.total:
-                return
-
-
-def _ranking(mode: int | str | None, score_threshold: float) -> common_pb2.RankingOptions:
-    return common_pb2.RankingOptions(
-        mode=enum_value(common_pb2.RankingMode, "RANKING_MODE_", mode), score_threshold=score_threshold
-    )
-
-
-def _url_name(url: str) -> str:
-    parsed = urlparse(url)
-    return unquote(parsed.path.rstrip("/").rpartition("/")[2]) or parsed.hostname or ""
+        """The project's upsertion tasks, newest first, fetched page by page (by token)."""
+        request = ut_pb2.ListUpsertionTasksRequest(
+            page_size=page_size, status=enum_value(ut_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_", status)
+        )
+        return self._paged(self.upsertion_tasks.ListUpsertionTasks, request, "upsertion_tasks")

@@ -20,16 +20,8 @@ from typing import Any, TypeVar, cast
 import grpc
 from google.protobuf import struct_pb2
 
-from vecflow_client.client import (
-    DEFAULT_ADDRESS,
-    DEFAULT_CHUNK_SIZE,
-    Event,
-    UploadSource,
-    VecflowClient,
-    kb_pb2,
-    ut_pb2,
-    vs_pb2,
-)
+from vecflow_client.client import DEFAULT_ADDRESS, Event, VecflowClient, kb_pb2, ut_pb2, vs_pb2
+from vecflow_client.uploads import DEFAULT_CHUNK_SIZE, UploadSource
 from vecflow_client.v1 import common_pb2, job_pb2
 
 T = TypeVar("T")

@@ -15,33 +15,26 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
-
-from vecflow.errors import FailedPrecondition
 from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
 from vecflow.jobs import records as r
 from vecflow.jobs.context import JobContext
+from vecflow.jobs.control import CancelHook, JobControl
 from vecflow.jobs.errors import JobCancelled
-from vecflow.jobs.eventlog import JOBS, EventLog, SyncWrite
+from vecflow.jobs.eventlog import EventLog, SyncWrite
 from vecflow.statuses import JobStatus
+from vecflow.storage import jobs as q
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
-from vecflow.storage.repositories import insert_row, owned_job
 
 log = logging.getLogger("vecflow.jobs")
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
-RECENTLY_ENDED = 4096  # job ids remembered as ended, for wait_finished calls that come just too late
-CLAIMED_KEYS = ("id", "project_id", "operation", "source_id", "params", "state", "cancel_requested")
-CLAIMED = [JOBS.c[k] for k in (*CLAIMED_KEYS, "attempt", "started_at")]
-_CLAIMED_JOB = select(*CLAIMED).where(JOBS.c.id == bindparam("job_id"))
-CancelHook = Callable[[m.Job], Awaitable[None]]
 
 
 class LeaseLost(Exception):
@@ -57,7 +50,9 @@ class EngineSettings:
     shutdown_grace_seconds: float = 10.0
 
 
-class JobEngine:
+class JobEngine(JobControl):
+    """Runs registered handlers for pending jobs in worker slots, under leases (cancel and restart: JobControl)."""
+
     def __init__(self, log_: EventLog, settings: EngineSettings | None = None) -> None:
         self.events = log_
         self.db = log_.db
@@ -73,7 +68,6 @@ class JobEngine:
         self._slots = asyncio.Semaphore(self.settings.workers)
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._recently_ended: OrderedDict[str, None] = OrderedDict()
-        self._pending_query: tuple[tuple[str, ...], Select[Any]] | None = None
 
     # Registration and submission -------------------------------------------------------
 
@@ -126,7 +120,7 @@ class JobEngine:
         )
 
         def write(w: SyncWrite) -> None:
-            insert_row(w.conn, job)
+            q.insert_job(w.conn, job)
             if also is not None:
                 also(w, job)
             w.append(job.id, "queued", r.INFO, details={"operation": operation, "source_id": source_id})
@@ -204,31 +198,17 @@ class JobEngine:
             await self._slots.acquire()
             ctx.holds_slot = True
 
-    def _next_pending(self) -> Select[Any]:
-        """The oldest pending job of an operation this engine runs (built once per set of operations)."""
-        operations = tuple(self._handlers)
-        if self._pending_query is None or self._pending_query[0] != operations:
-            stmt = (
-                select(JOBS.c.id)
-                .where(JOBS.c.status == r.PENDING, JOBS.c.operation.in_(operations))
-                .order_by(JOBS.c.created_at)
-                .limit(1)
-            )
-            if self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            self._pending_query = (operations, stmt)
-        return self._pending_query[1]
-
     async def _claim(self) -> dict[str, Any] | None:
-        next_pending = self._next_pending()
+        """Claim the oldest pending job of an operation this engine runs, with a lease, in one transaction."""
+        operations = tuple(self._handlers)
         lease = timedelta(seconds=self.settings.lease_seconds)
 
         def claim(write: SyncWrite) -> dict[str, Any] | None:
             now = utcnow()
-            job_id = write.conn.execute(next_pending).scalar()
-            if job_id is None:
+            job = q.next_pending_job(write.conn, operations)
+            if job is None:
                 return None
-            job = write.conn.execute(_CLAIMED_JOB, {"job_id": job_id}).mappings().one()
+            job_id = job["id"]
             attempt = job["attempt"] + 1
             event = write.append(
                 job_id,
@@ -246,7 +226,7 @@ class JobEngine:
             )
             if event is None:
                 return None
-            return {**{k: job[k] for k in CLAIMED_KEYS}, "attempt": attempt}
+            return {**{k: job[k] for k in q.CLAIMED_KEYS}, "attempt": attempt}
 
         return await self.events.transact(claim)
 
@@ -346,12 +326,8 @@ class JobEngine:
 
     async def save_state(self, ctx: JobContext) -> None:
         async with self.db.session() as s:
-            result = await s.execute(
-                update(JOBS)
-                .where(JOBS.c.id == ctx.job_id, JOBS.c.lease_owner == self.owner, JOBS.c.status == r.RUNNING)
-                .values(state=ctx.state, updated_at=utcnow())
-            )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+            saved = await q.save_job_state(s, ctx.job_id, self.owner, ctx.state)
+        if not saved:
             raise LeaseLost(ctx.job_id)
 
     async def _renew(self, ctx: JobContext) -> None:
@@ -360,20 +336,13 @@ class JobEngine:
         while True:
             await asyncio.sleep(interval)
             async with self.db.session() as s:
-                row = (
-                    await s.execute(
-                        update(JOBS)
-                        .where(JOBS.c.id == ctx.job_id, JOBS.c.lease_owner == self.owner, JOBS.c.status == r.RUNNING)
-                        .values(lease_expires_at=utcnow() + timedelta(seconds=self.settings.lease_seconds))
-                        .returning(JOBS.c.cancel_requested)
-                    )
-                ).first()
-            if row is None:
+                cancel_requested = await q.renew_lease(s, ctx.job_id, self.owner, self.settings.lease_seconds)
+            if cancel_requested is None:
                 entry = self._running.get(ctx.job_id)
                 if entry is not None:
                     entry[1].cancel()
                 return
-            if row[0]:
+            if cancel_requested:
                 ctx.cancel_requested.set()
 
     # Recovery ------------------------------------------------------------------------------
@@ -390,13 +359,7 @@ class JobEngine:
         """Put running jobs whose lease expired back to pending (or cancelled, if that was asked)."""
         now = utcnow()
         async with self.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(m.Job.id, m.Job.cancel_requested, m.Job.lease_owner).where(
-                        m.Job.status == r.RUNNING, m.Job.lease_expires_at < now
-                    )
-                )
-            ).all()
+            rows = await q.expired_leases(s, now)
         for job_id, cancel_requested, owner in rows:
             if cancel_requested:
                 await self.events.append(
@@ -429,116 +392,3 @@ class JobEngine:
             details={"reason": reason},
             changes={"lease_owner": "", "lease_expires_at": None},
         )
-
-    # Cancel and restart -------------------------------------------------------------------
-
-    async def _owned(self, project_id: str, job_id: str) -> m.Job:
-        async with self.db.read_session() as s:
-            return await owned_job(s, project_id, job_id)
-
-    async def cancel(self, project_id: str, job_id: str) -> m.Job:
-        """Cancel a job: at once when pending, at the next boundary when running."""
-        for _ in range(5):
-            job = await self._owned(project_id, job_id)
-            if job.status == r.CANCELLED or (job.status == r.RUNNING and job.cancel_requested):
-                return job
-            if job.status in (r.SUCCEEDED, r.FAILED):
-                raise FailedPrecondition(
-                    f"job {job_id} already {job.status}; only pending or running jobs can be cancelled",
-                    reason="JOB_ALREADY_FINISHED",
-                    metadata={"job_id": job_id, "status": job.status},
-                )
-            if job.status == r.PENDING:
-                done = await self.events.append(
-                    job_id,
-                    "job",
-                    r.STEP_CANCELLED,
-                    job_status=r.CANCELLED,
-                    expect=[r.PENDING],
-                    details={"reason": "cancelled before it started"},
-                    changes={"completed_at": utcnow()},
-                )
-            else:
-                done = await self.events.append(
-                    job_id,
-                    "cancel_requested",
-                    r.INFO,
-                    expect=[r.RUNNING],
-                    where={"cancel_requested": False},
-                    details={"reason": "the job stops at its next step or batch boundary"},
-                    changes={"cancel_requested": True},
-                )
-                entry = self._running.get(job_id)
-                if entry is not None:
-                    entry[0].cancel_requested.set()
-            if done is not None:
-                hook = self._unstarted_cancel.get(job.operation) if job.status == r.PENDING else None
-                if hook is not None:
-                    await hook(job)
-                if job.status == r.PENDING:
-                    self._ended(job_id)
-                return await self._owned(project_id, job_id)
-        raise FailedPrecondition(f"job {job_id} kept changing state; try again", reason="JOB_BUSY")
-
-    async def restart(self, project_id: str, job_id: str) -> m.Job:
-        """Put a failed or cancelled job back to pending; finished steps stay finished."""
-        job = await self._owned(project_id, job_id)
-        if job.status not in (r.FAILED, r.CANCELLED):
-            raise FailedPrecondition(
-                f"job {job_id} is {job.status}; only failed or cancelled jobs can be restarted",
-                reason="JOB_NOT_RESTARTABLE",
-                metadata={"job_id": job_id, "status": job.status},
-            )
-        done = await self.events.append(
-            job_id,
-            "restarted",
-            r.INFO,
-            job_status=r.PENDING,
-            expect=[r.FAILED, r.CANCELLED],
-            details={"previous_status": job.status, "previous_error": job.error_code},
-            changes={
-                "error_code": "",
-                "error_message": "",
-                "completed_at": None,
-                "cancel_requested": False,
-                "result": None,
-            },
-        )
-        if done is None:
-            raise FailedPrecondition(f"job {job_id} changed state meanwhile; read it and retry", reason="JOB_BUSY")
-        self._wake.set()
-        # The job as restarted (a worker may claim it at once: a fresh read could already say running).
-        job.status, job.error_code, job.error_message, job.result = r.PENDING, "", "", None
-        job.completed_at, job.cancel_requested = None, False
-        job.latest_sequence, job.updated_at = done.sequence, done.timestamp
-        return job
-
-    async def wait_finished(self, job_ids: Collection[str], at_most: float) -> None:
-        """Return when one of `job_ids` has ended on this server (just now, or recently), or after
-        `at_most` seconds (it may have ended on another server sharing the database): then check."""
-        if any(job_id in self._recently_ended for job_id in job_ids):
-            return
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        for job_id in job_ids:
-            self._finish_waiters.setdefault(job_id, []).append(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), at_most)
-        except TimeoutError:
-            pass
-        finally:
-            for job_id in job_ids:
-                waiters = self._finish_waiters.get(job_id)
-                if waiters is not None:
-                    if waiter in waiters:
-                        waiters.remove(waiter)
-                    if not waiters:
-                        del self._finish_waiters[job_id]
-
-    def _ended(self, job_id: str) -> None:
-        self._recently_ended[job_id] = None
-        while len(self._recently_ended) > RECENTLY_ENDED:
-            self._recently_ended.popitem(last=False)
-        for waiter in self._finish_waiters.pop(job_id, []):
-            if not waiter.done():
-                waiter.set_result(None)

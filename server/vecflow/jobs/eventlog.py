@@ -4,140 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
-
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.jobs.hub import WatchHub
 from vecflow.jobs.records import EventRecord
-from vecflow.storage import models as m
-from vecflow.storage.db import Database
-from vecflow.storage.models import utcnow
+from vecflow.storage.db import AsyncSession, Connection, Database
+from vecflow.storage.job_events import append_event, oldest_event_sequence, read_events
 
 log = logging.getLogger("vecflow.jobs")
 T = TypeVar("T")
 
-JOBS = m.table(m.Job)
-EVENTS = m.table(m.JobEvent)
 GROUP_LIMIT = 256  # most events committed in one SQLite transaction
 
 _Queued = tuple[str, str, str, dict[str, Any], "asyncio.Future[EventRecord | None]"]
-
-
-def _append(
-    conn: Connection,
-    history_limit: int,
-    job_id: str,
-    step: str,
-    status: str,
-    *,
-    job_status: str | None = None,
-    details: dict[str, Any] | None = None,
-    duration_ms: int = 0,
-    expect: Collection[str] | None = None,
-    where: Mapping[str, Any] | None = None,
-    expired_before: datetime | None = None,
-    changes: dict[str, Any] | None = None,
-) -> EventRecord | None:
-    """Append the next event of a job on a synchronous connection (see Batch.append)."""
-    now = utcnow()
-    sets: dict[str, Any] = {"updated_at": now}
-    if job_status is not None:
-        sets["status"] = job_status
-    sets.update(changes or {})
-    conditions: dict[str, Any] = dict(where or {})
-    details = dict(details or {})
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:  # the hot path: plain SQL, no statement compilation; every value is bound before any write
-        details_bound = _bound(conn, EVENTS, "details", details)
-        row = _sqlite_update(conn, job_id, sets, conditions, expect, expired_before)
-    else:
-        stmt = update(JOBS).where(JOBS.c.id == job_id, *(JOBS.c[k] == v for k, v in conditions.items()))
-        if expect is not None:
-            stmt = stmt.where(JOBS.c.status.in_(list(expect)))
-        if expired_before is not None:
-            stmt = stmt.where(JOBS.c.lease_expires_at < expired_before)
-        stmt = stmt.values(latest_sequence=JOBS.c.latest_sequence + 1, **sets)
-        row = conn.execute(stmt.returning(JOBS.c.latest_sequence, JOBS.c.status)).first()
-    if row is None:
-        return None
-    record = EventRecord(
-        job_id=job_id,
-        sequence=int(row[0]),
-        step=step,
-        status=status,
-        job_status=str(row[1]),
-        timestamp=now,
-        duration_ms=max(0, int(duration_ms)),
-        details=details,
-    )
-    event = {
-        "job_id": job_id,
-        "sequence": record.sequence,
-        "step": step,
-        "status": status,
-        "job_status": record.job_status,
-        "timestamp": now,
-        "duration_ms": record.duration_ms,
-        "details": record.details,
-    }
-    if sqlite:
-        names = ", ".join(event)
-        marks = ", ".join("?" * len(event))
-        values = tuple(details_bound if k == "details" else _bound(conn, EVENTS, k, v) for k, v in event.items())
-        conn.exec_driver_sql(f"INSERT INTO job_events ({names}) VALUES ({marks})", values)
-    else:
-        conn.execute(insert(EVENTS).values(**event))
-    if record.sequence > history_limit:
-        conn.execute(
-            delete(EVENTS).where(EVENTS.c.job_id == job_id, EVENTS.c.sequence <= record.sequence - history_limit)
-        )
-    return record
-
-
-_PROCESSORS: dict[tuple[str, str], Any] = {}
-
-
-def _bound(conn: Connection, table: Table, column: str, value: Any) -> Any:
-    """`value` as the column's type hands it to the driver (JSON text, naive UTC datetimes, ...)."""
-    key = (table.name, column)
-    if key not in _PROCESSORS:
-        _PROCESSORS[key] = table.c[column].type.bind_processor(conn.dialect)
-    process = _PROCESSORS[key]
-    return process(value) if process is not None else value
-
-
-def _sqlite_update(
-    conn: Connection,
-    job_id: str,
-    sets: dict[str, Any],
-    conditions: dict[str, Any],
-    expect: Collection[str] | None,
-    expired_before: datetime | None,
-) -> Any:
-    names = list(sets)
-    sql = ["UPDATE jobs SET latest_sequence = latest_sequence + 1"]
-    sql += [f", {JOBS.c[name].name} = ?" for name in names]
-    params = [_bound(conn, JOBS, name, sets[name]) for name in names]
-    sql.append(" WHERE id = ?")
-    params.append(job_id)
-    for name, value in conditions.items():
-        sql.append(f" AND {JOBS.c[name].name} = ?")
-        params.append(_bound(conn, JOBS, name, value))
-    if expect is not None:
-        sql.append(f" AND status IN ({', '.join('?' * len(expect))})")
-        params += list(expect)
-    if expired_before is not None:
-        sql.append(" AND lease_expires_at < ?")
-        params.append(_bound(conn, JOBS, "lease_expires_at", expired_before))
-    sql.append(" RETURNING latest_sequence, status")
-    return conn.exec_driver_sql("".join(sql), tuple(params)).first()
 
 
 def _log_failure(waiter: asyncio.Future[EventRecord | None]) -> None:
@@ -163,7 +46,7 @@ class Batch:
         """
         await self.session.flush()
         record = await self.session.run_sync(
-            lambda sync: _append(sync.connection(), self.history_limit, job_id, step, status, **kwargs)
+            lambda sync: append_event(sync.connection(), self.history_limit, job_id, step, status, **kwargs)
         )
         if record is not None:
             self.events.append(record)
@@ -180,7 +63,7 @@ class SyncWrite:
 
     def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
         """As Batch.append, on this transaction."""
-        record = _append(self.conn, self.history_limit, job_id, step, status, **kwargs)
+        record = append_event(self.conn, self.history_limit, job_id, step, status, **kwargs)
         if record is not None:
             self.events.append(record)
         return record
@@ -280,7 +163,7 @@ class EventLog:
                 with engine.begin() as conn:
                     for job_id, step, status, kwargs, _ in group:
                         try:
-                            outcomes.append(_append(conn, self.history_limit, job_id, step, status, **kwargs))
+                            outcomes.append(append_event(conn, self.history_limit, job_id, step, status, **kwargs))
                         except (TypeError, ValueError) as err:  # a value its column cannot take (bound before
                             outcomes.append(err)  # anything of it is written): this caller fails, not its group
                 return outcomes
@@ -308,13 +191,9 @@ class EventLog:
     async def read(
         self, job_id: str, after_sequence: int, upto: int | None = None, limit: int = 1000
     ) -> list[EventRecord]:
-        stmt = select(m.JobEvent).where(m.JobEvent.job_id == job_id, m.JobEvent.sequence > after_sequence)
-        if upto is not None:
-            stmt = stmt.where(m.JobEvent.sequence <= upto)
-        stmt = stmt.order_by(m.JobEvent.sequence).limit(limit)
         async with self.db.read_session() as s:
-            return [EventRecord.from_row(r) for r in (await s.scalars(stmt)).all()]
+            return await read_events(s, job_id, after_sequence, upto, limit)
 
     async def oldest_sequence(self, job_id: str) -> int | None:
         async with self.db.read_session() as s:
-            return await s.scalar(select(func.min(m.JobEvent.sequence)).where(m.JobEvent.job_id == job_id))
+            return await oldest_event_sequence(s, job_id)

@@ -1,13 +1,9 @@
-"""Immutable views of jobs and history events, shared by the engine, the watch hub and the API."""
+"""Job and step statuses by their short names, and the history event view (kept in storage), for the engine and API."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
 from vecflow.statuses import JOB_TERMINAL, JobStatus, StepStatus
-from vecflow.storage import models as m
+from vecflow.storage.job_records import EventRecord as EventRecord
 
 # Job statuses (Job.status, JobHistoryEvent.job_status): the StrEnum members, by their short names here.
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = JobStatus
@@ -15,35 +11,3 @@ TERMINAL = JOB_TERMINAL
 
 # Step statuses (JobHistoryEvent.status).
 STARTED, PROGRESS, STEP_SUCCEEDED, STEP_FAILED, STEP_CANCELLED, SKIPPED, INFO = StepStatus
-
-
-@dataclass(frozen=True, eq=False)
-class EventRecord:
-    """One committed history event. Compared by identity; `cache` memoises its wire form."""
-
-    job_id: str
-    sequence: int
-    step: str
-    status: str
-    job_status: str
-    timestamp: datetime
-    duration_ms: int
-    details: dict[str, Any]
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def terminal(self) -> bool:
-        return self.job_status in TERMINAL
-
-    @classmethod
-    def from_row(cls, row: m.JobEvent) -> EventRecord:
-        return cls(
-            job_id=row.job_id,
-            sequence=row.sequence,
-            step=row.step,
-            status=row.status,
-            job_status=row.job_status,
-            timestamp=row.timestamp,
-            duration_ms=row.duration_ms,
-            details=dict(row.details or {}),
-        )

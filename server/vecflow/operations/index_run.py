@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from vecflow.failures import CodedFailure
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -182,25 +180,8 @@ class IndexRun:
     async def _parsed(self, file_ids: list[str]) -> tuple[list[str], list[str]]:
         """Split files into those ready to chunk and those whose parse is still to come; files whose
         parse failed, was skipped or will not run are recorded as failed here."""
-        vsf, f, job = m.VectorStoreFile, m.File, m.Job
         async with self.tools.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(
-                        vsf.file_id,
-                        vsf.parse_result_id,
-                        f.id,
-                        f.parse_state,
-                        f.parse_error_code,
-                        f.parse_error_message,
-                        job.status,
-                        f.parse_job_id,
-                    )
-                    .join(f, f.id == vsf.file_id, isouter=True)
-                    .join(job, job.id == f.parse_job_id, isouter=True)
-                    .where(vsf.vector_store_id == self.store.id, vsf.file_id.in_(file_ids))
-                )
-            ).all()
+            rows = await store_files.parse_progress(s, self.store.id, file_ids)
         found = {row[0]: row for row in rows}
         ready: list[str] = []
         pending: list[str] = []
@@ -237,24 +218,8 @@ class IndexRun:
     async def _chunk_group(self, file_ids: list[str]) -> list[tuple[FileWork, list[Chunk]]]:
         store, ctx = self.store, self.ctx
         async with self.tools.db.read_session() as s:
-            rows = {
-                row.file_id: row
-                for row in (
-                    await s.scalars(
-                        select(m.VectorStoreFile).where(
-                            m.VectorStoreFile.vector_store_id == store.id, m.VectorStoreFile.file_id.in_(file_ids)
-                        )
-                    )
-                ).all()
-            }
-            files = {
-                file_id: (name, result)
-                for file_id, name, result in (
-                    await s.execute(
-                        select(m.File.id, m.File.name, m.File.parse_result_id).where(m.File.id.in_(file_ids))
-                    )
-                ).all()
-            }
+            rows = {row.file_id: row for row in await store_files.files_in_store(s, store.id, file_ids)}
+            files = await store_files.names_and_results(s, file_ids)
         names = {file_id: name for file_id, (name, _) in files.items()}
         # A file added while it was being parsed gets its (by now finished) result.
         results = {f: row.parse_result_id or files.get(f, ("", ""))[1] for f, row in rows.items()}
@@ -385,14 +350,7 @@ class IndexRun:
         store_id, generation = self.store.id, self.ctx.job_id
         replaced: list[str] = []
         async with self.tools.db.session() as s:
-            rows = (
-                await s.scalars(
-                    select(m.VectorStoreFile).where(
-                        m.VectorStoreFile.vector_store_id == store_id,
-                        m.VectorStoreFile.file_id.in_([w.file_id for w in works]),
-                    )
-                )
-            ).all()
+            rows = await store_files.files_in_store(s, store_id, [w.file_id for w in works])
             by_id = {row.file_id: row for row in rows}
             now = utcnow()
             for work in works:

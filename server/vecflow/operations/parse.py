@@ -11,8 +11,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-
 from vecflow.failures import CodedFailure
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
@@ -24,19 +22,12 @@ from vecflow.pipeline.parse_worker import ParseCancelled, ParsePool
 from vecflow.storage import models as m
 from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
+from vecflow.storage.files import file_to_parse, mark_parsed
 from vecflow.storage.models import utcnow
+from vecflow.storage.parse_results import record_result
 from vecflow.storage.parsed import ParsedStore
 
 PREVIEW_CHARS = 1000  # of the text, kept on the parse result's row
-
-RESULTS = m.table(m.ParseResult)
-FILES = m.table(m.File)
-# Hot-path statements, built once: a parameter named like a column sets it (update).
-_RESULT_BY_ID = update(RESULTS).where(RESULTS.c.id == bindparam("result_id"))
-_FILE_BY_ID = update(FILES).where(FILES.c.id == bindparam("file_id"))
-_FILE_TO_PARSE = select(
-    *(FILES.c[k] for k in ("id", "project_id", "uid", "content_type", "content_length", "parse_state", "parse_job_id"))
-).where(FILES.c.id == bindparam("file_id"))
 
 Reindex = Callable[[str, str], Awaitable[list[str]]]
 
@@ -87,7 +78,7 @@ class Parse:
 
     async def __call__(self, ctx: JobContext) -> dict[str, Any]:
         file_id = ctx.params["file_id"]
-        row = await self.db.read(lambda conn: conn.execute(_FILE_TO_PARSE, {"file_id": file_id}).first())
+        row = await self.db.read(lambda conn: file_to_parse(conn, file_id))
         if row is None or row.project_id != ctx.project_id:
             raise JobFailed("FILE_NOT_FOUND", f"file {file_id} was deleted before it could be parsed")
         if row.parse_state != "pending" or row.parse_job_id != ctx.job_id:
@@ -161,13 +152,9 @@ class Parse:
 
                 def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
                     now = utcnow()
-                    parsed = {"parse_state": "success", "parse_result_id": result_id, "updated_at": now}
-                    if not write.conn.execute(
-                        _FILE_BY_ID, {"file_id": row.id, "parse_error_code": "", "parse_error_message": "", **parsed}
-                    ).rowcount:
+                    if not mark_parsed(write.conn, row.id, result_id, now):
                         raise JobFailed("FILE_NOT_FOUND", f"file {row.id} was deleted while it was parsed")
-                    if not write.conn.execute(_RESULT_BY_ID, {"result_id": result_id, **values}).rowcount:
-                        write.conn.execute(insert(RESULTS), {"id": result_id, "created_at": now, **values})
+                    record_result(write.conn, result_id, values, now)
 
                 try:
                     await self.engine.events.transact(record)

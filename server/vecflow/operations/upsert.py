@@ -34,16 +34,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
-
 from vecflow.jobs.context import JobContext, Step
 from vecflow.jobs.engine import LeaseLost
 from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.pipeline.chunk import count_tokens
 from vecflow.pipeline.embed import Embedder
 from vecflow.storage import models as m
+from vecflow.storage import upsertion as store
 from vecflow.storage.db import Database
-from vecflow.storage.models import utcnow
+from vecflow.storage.upsertion import set_task_status
 from vecflow.vectors.milvus import ItemCollection, MilvusIndex, VectorIndexError, item_pk
 
 DEFAULT_BATCH_SIZE = 64
@@ -80,17 +79,6 @@ def item_problem(payload: dict[str, Any] | None, text_field: str) -> tuple[str, 
             f"characters and {MAX_TEXT_BYTES} bytes: split it into several items",
         )
     return None
-
-
-async def set_task_status(
-    db: Database, project_id: str, task_id: str, status: str, only_from: Sequence[str] | None = None
-) -> None:
-    """Write a task's status (only when it is one of `only_from`, if given)."""
-    stmt = update(m.UpsertionTask).where(m.UpsertionTask.project_id == project_id, m.UpsertionTask.id == task_id)
-    if only_from is not None:
-        stmt = stmt.where(m.UpsertionTask.status.in_(list(only_from)))
-    async with db.session() as s:
-        await s.execute(stmt.values(status=status, updated_at=utcnow()))
 
 
 class UpsertItems:
@@ -199,33 +187,11 @@ class UpsertItems:
 
     async def _validate(self, ctx: JobContext, task: m.UpsertionTask, step: Step) -> dict[str, Any]:
         async with self.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(m.UpsertionItem.object_id, m.UpsertionItem.payload).where(
-                        m.UpsertionItem.project_id == ctx.project_id,
-                        m.UpsertionItem.task_id == task.id,
-                        m.UpsertionItem.state == "pending",
-                    )
-                )
-            ).all()
+            rows = await store.pending_payloads(s, ctx.project_id, task.id)
         problems = {oid: p for oid, payload in rows if (p := item_problem(payload, task.text_field)) is not None}
         if problems:
             async with self.db.session() as s:
-                for oid, (code, reason) in problems.items():
-                    await s.execute(
-                        update(m.UpsertionItem)
-                        .where(
-                            m.UpsertionItem.project_id == ctx.project_id,
-                            m.UpsertionItem.task_id == task.id,
-                            m.UpsertionItem.object_id == oid,
-                        )
-                        .values(state="failed", error_code=code, error_reason=reason)
-                    )
-                await s.execute(
-                    update(m.UpsertionTask)
-                    .where(m.UpsertionTask.project_id == ctx.project_id, m.UpsertionTask.id == task.id)
-                    .values(updated_at=utcnow())
-                )
+                await store.mark_items_invalid(s, ctx.project_id, task.id, problems)
         result = {
             "checked": len(rows),
             "valid": len(rows) - len(problems),
@@ -237,30 +203,11 @@ class UpsertItems:
 
     async def _counts(self, project_id: str, task_id: str) -> dict[str, int]:
         async with self.db.read_session() as s:
-            rows = (
-                await s.execute(
-                    select(m.UpsertionItem.state, func.count())
-                    .where(m.UpsertionItem.project_id == project_id, m.UpsertionItem.task_id == task_id)
-                    .group_by(m.UpsertionItem.state)
-                )
-            ).all()
-        return {state: int(n) for state, n in rows}
+            return await store.item_counts(s, project_id, task_id)
 
     async def _pending(self, project_id: str, task_id: str, after: int) -> Sequence[m.UpsertionItem]:
         async with self.db.read_session() as s:
-            return (
-                await s.scalars(
-                    select(m.UpsertionItem)
-                    .where(
-                        m.UpsertionItem.project_id == project_id,
-                        m.UpsertionItem.task_id == task_id,
-                        m.UpsertionItem.state == "pending",
-                        m.UpsertionItem.position > after,
-                    )
-                    .order_by(m.UpsertionItem.position)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            return await store.pending_items(s, project_id, task_id, after, self.batch_size)
 
     @staticmethod
     def _index_failure(err: VectorIndexError) -> JobFailed:
@@ -313,24 +260,6 @@ class UpsertItems:
         self, project_id: str, task_id: str, landed: Sequence[str], failed: Sequence[tuple[str, str, str]]
     ) -> int:
         """Record a batch's outcome and recount upserted_items, in one transaction (the checkpoint)."""
-        scope = (m.UpsertionItem.project_id == project_id, m.UpsertionItem.task_id == task_id)
         async with self.db.session() as s:
-            if landed:
-                await s.execute(
-                    update(m.UpsertionItem)
-                    .where(*scope, m.UpsertionItem.object_id.in_(list(landed)))
-                    .values(state="landed", error_code="", error_reason="")
-                )
-            for oid, code, reason in failed:
-                await s.execute(
-                    update(m.UpsertionItem)
-                    .where(*scope, m.UpsertionItem.object_id == oid)
-                    .values(state="failed", error_code=code, error_reason=reason)
-                )
-            upserted = int(await s.scalar(select(func.count()).where(*scope, m.UpsertionItem.state == "landed")) or 0)
-            await s.execute(
-                update(m.UpsertionTask)
-                .where(m.UpsertionTask.project_id == project_id, m.UpsertionTask.id == task_id)
-                .values(upserted_items=upserted, updated_at=utcnow())
-            )
+            upserted = await store.record_batch(s, project_id, task_id, landed, failed)
         return upserted

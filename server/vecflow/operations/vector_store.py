@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.errors import JobCancelled, JobFailed
 from vecflow.operations.index_run import IndexRun, IndexTools
@@ -20,7 +18,6 @@ from vecflow.storage import models as m
 from vecflow.storage import store_files
 from vecflow.vectors.milvus import MilvusIndex
 
-VS_FILES = m.table(m.VectorStoreFile)
 IndexProvider = Callable[[], Awaitable[MilvusIndex]]
 
 
@@ -54,17 +51,7 @@ class IndexFiles:
             step.details.update(model=self.tools.embedder.name, dimension=self.tools.embedder.dimension)
         # Files finished in an earlier attempt are "completed" in the database: skip them.
         async with db.read_session() as s:
-            finished = set(
-                (
-                    await s.scalars(
-                        select(m.VectorStoreFile.file_id).where(
-                            m.VectorStoreFile.vector_store_id == vs_id,
-                            m.VectorStoreFile.file_id.in_(file_ids),
-                            m.VectorStoreFile.status.in_(["completed", "failed"]),
-                        )
-                    )
-                ).all()
-            )
+            finished = await store_files.settled_among(s, vs_id, file_ids)
         await self._skip_unchanged(ctx, index, vs_id)
         run = IndexRun(self.tools, ctx, index, store, len(file_ids))
         try:
@@ -83,13 +70,7 @@ class IndexFiles:
         done = dict(run.outcome)
         if finished:
             async with db.read_session() as s:
-                rows = (
-                    await s.scalars(
-                        select(m.VectorStoreFile).where(
-                            m.VectorStoreFile.vector_store_id == vs_id, m.VectorStoreFile.file_id.in_(list(finished))
-                        )
-                    )
-                ).all()
+                rows = await store_files.files_in_store(s, vs_id, list(finished))
             done.update({row.file_id: row.status for row in rows})
         completed = sum(1 for o in done.values() if o == "completed")
         failed = len(file_ids) - completed
@@ -116,15 +97,7 @@ class IndexFiles:
             step.details["reason"] = "already indexed from the same parse result with this store's chunking"
             relabelled = ctx.params.get("relabelled", [])
             if relabelled:
-                attributes = await self.tools.db.read(
-                    lambda conn: dict(
-                        conn.execute(
-                            select(VS_FILES.c.file_id, VS_FILES.c.attributes).where(
-                                VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.file_id.in_(relabelled)
-                            )
-                        ).all()
-                    )
-                )
+                attributes = await store_files.file_attributes(self.tools.db, vs_id, relabelled)
                 for file_id in relabelled:  # the chunks keep their vectors; only their attributes change
                     await index.set_file_attributes(ctx.project_id, vs_id, file_id, attributes.get(file_id))
                 step.details["attributes_updated"] = len(relabelled)

@@ -7,10 +7,9 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
-
 from vecflow.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vecflow.ids import new_id
+from vecflow.storage import auth as store
 from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
@@ -69,7 +68,7 @@ class AuthService:
             principal = cached[1]
         else:
             async with self.db.read_session() as s:
-                row = await s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == digest))
+                row = await store.key_by_hash(s, digest)
             if row is None or row.revoked_at is not None:
                 self._cache.pop(digest, None)
                 raise Unauthenticated("the API key is not valid (unknown or revoked)", reason="API_KEY_INVALID")
@@ -85,7 +84,7 @@ class AuthService:
 
     async def create_account(self, name: str) -> m.Account:
         async with self.db.session() as s:
-            if await s.scalar(select(m.Account.id).where(m.Account.name == name)):
+            if await store.account_named(s, name):
                 raise InvalidArgument.field("name", f"an account named {name!r} already exists")
             account = m.Account(id=new_id("account"), name=name)
             s.add(account)
@@ -129,26 +128,20 @@ class AuthService:
 
     async def list_accounts(self) -> list[m.Account]:
         async with self.db.read_session() as s:
-            return list((await s.scalars(select(m.Account).order_by(m.Account.created_at))).all())
+            return await store.list_accounts(s)
 
     async def list_projects(self, account_id: str = "") -> list[m.Project]:
-        stmt = select(m.Project).order_by(m.Project.created_at)
-        if account_id:
-            stmt = stmt.where(m.Project.account_id == account_id)
         async with self.db.read_session() as s:
-            return list((await s.scalars(stmt)).all())
+            return await store.list_projects(s, account_id)
 
     async def list_keys(self, project_id: str = "") -> list[m.ApiKey]:
-        stmt = select(m.ApiKey).order_by(m.ApiKey.created_at)
-        if project_id:
-            stmt = stmt.where(m.ApiKey.project_id == project_id)
         async with self.db.read_session() as s:
-            return list((await s.scalars(stmt)).all())
+            return await store.list_keys(s, project_id)
 
     async def bootstrap(self, secret: str = "") -> IssuedKey | None:
         """On an empty database, create the default account, project and a key; else do nothing."""
         async with self.db.read_session() as s:
-            if await s.scalar(select(func.count()).select_from(m.Account)):
+            if await store.any_account(s):
                 return None
         account = await self.create_account("default")
         project = await self.create_project(account.id, "default")

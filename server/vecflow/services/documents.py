@@ -11,10 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from vecflow import validation as v
 from vecflow.errors import (
     Aborted,
@@ -31,21 +27,16 @@ from vecflow.pipeline.detect import detect_type, is_supported
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
 from vecflow.services.auth import Principal
 from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
+from vecflow.storage import files as kb_files
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
 from vecflow.storage.blobs import BlobStore, StoredBlob
-from vecflow.storage.db import Database
+from vecflow.storage.db import AsyncSession, Connection, Database, IntegrityError
+from vecflow.storage.knowledge_bases import auto_parse_of
 from vecflow.storage.models import utcnow
+from vecflow.storage.parse_results import result_ids_of_file
 
 MAX_PREVIEW_CHUNKS = 100
-
-FILES = m.table(m.File)
-KBS = m.table(m.KnowledgeBase)
-DIRS = m.table(m.Directory)
-# Hot-path statements, built once: a parameter named like a column sets it (update).
-_KB_AUTO_PARSE = select(KBS.c.auto_parse).where(
-    KBS.c.id == bindparam("kb_id"), KBS.c.project_id == bindparam("project_id")
-)
 
 FETCH_STATUS = {
     "INVALID_URL": InvalidArgument,
@@ -159,7 +150,7 @@ class DocumentService:
         replacing = None
         wanted = parse  # the parse setting asked for; `parse` below: whether a parse job starts
         if spec.replace:  # the file it replaces, read first so that the parse job is created for its id
-            replacing = await self.db.read(lambda conn: self._file_at(conn, spec.kb_id, spec.directory, spec.name))
+            replacing = await self.db.read(lambda conn: kb_files.file_at(conn, spec.kb_id, spec.directory, spec.name))
             if replacing is not None:
                 row.id = replacing.id
                 if self._same(replacing, row, wanted):
@@ -180,19 +171,8 @@ class DocumentService:
                 outcome = self._replace(write.conn, existing, row, wanted, job, spec.metadata is not None)
                 return
             for path in missing:  # like mkdir -p; a concurrent upload may create the same ones
-                parent, _, name = path.rpartition("/")
-                repo.insert_ignoring_conflict(
-                    write.conn,
-                    DIRS,
-                    {
-                        "id": new_id("directory"),
-                        "project_id": caller.project_id,
-                        "kb_id": spec.kb_id,
-                        "path": path,
-                        "parent": parent,
-                        "name": name,
-                        "created_at": now,
-                    },
+                kb_files.add_directory_if_absent(
+                    write.conn, new_id("directory"), caller.project_id, spec.kb_id, path, now
                 )
             if job is not None:
                 row.parse_job_id = job.id
@@ -214,14 +194,6 @@ class DocumentService:
             also=insert,
         )
         return await self._recorded(row, outcome), job, outcome
-
-    @staticmethod
-    def _file_at(conn: Connection, kb_id: str, directory: str, name: str) -> Any:
-        return conn.execute(
-            select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state).where(
-                FILES.c.kb_id == kb_id, FILES.c.directory == directory, FILES.c.name == name
-            )
-        ).first()
 
     @staticmethod
     def _same(existing: Any, new: m.File, parse: bool) -> bool:
@@ -259,7 +231,7 @@ class DocumentService:
                 parse_error_code="",
                 parse_error_message="",
             )
-        conn.execute(update(FILES).where(FILES.c.id == existing.id).values(**values))
+        kb_files.replace_file(conn, existing.id, values)
         return outcome
 
     async def _recorded(self, row: m.File, outcome: str) -> m.File:
@@ -291,8 +263,8 @@ class DocumentService:
         """Raise unless the project's knowledge base exists, `directory` is or can become a directory, and `name`
         is free in it (or, with `replace`, a file). Returns the knowledge base's auto-parse setting, the
         directories to create (outermost first) and the file to replace (or None)."""
-        kb = conn.execute(_KB_AUTO_PARSE, {"kb_id": kb_id, "project_id": project_id}).first()
-        if kb is None:
+        auto_parse = auto_parse_of(conn, project_id, kb_id)
+        if auto_parse is None:
             raise NotFound.resource("knowledge base", kb_id)
         missing: list[str] = []
         if not repo.directory_exists_in(conn, kb_id, directory):
@@ -308,14 +280,14 @@ class DocumentService:
                     )
                 if taken is None:
                     missing.append(current)
-            return bool(kb.auto_parse), missing, None
+            return auto_parse, missing, None
         taken = repo.name_taken_in(conn, kb_id, directory, name)
         existing = None
         if taken == "file" and replace:
-            existing = self._file_at(conn, kb_id, directory, name)
+            existing = kb_files.file_at(conn, kb_id, directory, name)
         elif taken:
             raise self._name_taken(directory, name, taken)
-        return bool(kb.auto_parse), missing, existing
+        return auto_parse, missing, existing
 
     @staticmethod
     def _name_taken(directory: str, name: str, kind: str) -> AlreadyExists:
@@ -336,11 +308,7 @@ class DocumentService:
             raise NotFound.resource("file", file_id)
 
         def mark(write: SyncWrite, job: m.Job) -> None:
-            write.conn.execute(
-                update(FILES)
-                .where(FILES.c.id == file_id)
-                .values(parse_state="pending", parse_job_id=job.id, updated_at=utcnow())
-            )
+            kb_files.mark_parse_pending(write.conn, file_id, job.id)
 
         return await self.engine.submit(
             caller.project_id,
@@ -397,4 +365,4 @@ class DocumentService:
         return row.parse_result_id
 
     async def parse_results_of(self, s: AsyncSession, file_id: str) -> list[str]:
-        return list((await s.scalars(select(m.ParseResult.id).where(m.ParseResult.file_id == file_id))).all())
+        return await result_ids_of_file(s, file_id)

@@ -8,10 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from sqlalchemy import delete
-
 from vecflow.errors import InvalidArgument
-from vecflow.storage import models as m
+from vecflow.storage import idempotency as store
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 
@@ -43,7 +41,7 @@ class IdempotencyService:
 
     async def lookup(self, project_id: str, request_id: str, method: str, request_digest: str) -> bytes | None:
         async with self.db.read_session() as s:
-            row = await s.get(m.IdempotencyRecord, (project_id, request_id))
+            row = await store.recorded_response(s, project_id, request_id)
         if row is None or row.created_at < utcnow() - self.ttl:
             return None
         if row.method != method or row.request_digest != request_digest:
@@ -58,19 +56,10 @@ class IdempotencyService:
         self, project_id: str, request_id: str, method: str, request_digest: str, response: bytes
     ) -> None:
         async with self.db.session() as s:
-            await s.merge(
-                m.IdempotencyRecord(
-                    project_id=project_id,
-                    request_id=request_id,
-                    method=method,
-                    request_digest=request_digest,
-                    response=response,
-                    created_at=utcnow(),
-                )
-            )
+            await store.record_response(s, project_id, request_id, method, request_digest, response)
             self._writes += 1
             if self._writes % 500 == 0:
-                await s.execute(delete(m.IdempotencyRecord).where(m.IdempotencyRecord.created_at < utcnow() - self.ttl))
+                await store.forget_responses_before(s, utcnow() - self.ttl)
 
     async def run(
         self,

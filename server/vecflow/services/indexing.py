@@ -9,37 +9,25 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from vecflow import validation as v
 from vecflow.errors import FailedPrecondition, InvalidArgument, NotFound
 from vecflow.ids import new_id
 from vecflow.jobs.engine import JobEngine
-from vecflow.jobs.eventlog import JOBS, SyncWrite
+from vecflow.jobs.eventlog import SyncWrite
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.vector_stores import VectorStoreService
+from vecflow.storage import jobs as job_rows
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
 from vecflow.storage import store_files
-from vecflow.storage.db import Database
+from vecflow.storage import vector_stores as store_rows
+from vecflow.storage.db import AsyncSession, Database
 from vecflow.storage.models import utcnow
 from vecflow.vectors.milvus import MilvusIndex, chunk_generation
 
-VS_FILES = m.table(m.VectorStoreFile)
-FILES = m.table(m.File)
-_ANY_IN_PROGRESS = (
-    select(VS_FILES.c.file_id)
-    .where(VS_FILES.c.vector_store_id == bindparam("vs_id"), VS_FILES.c.status == "in_progress")
-    .limit(1)
-)
 MAX_CANDIDATES = 200  # most hits asked of Milvus for one search
-STORES = m.table(m.VectorStore)
-_STORE_FILE = update(VS_FILES).where(
-    VS_FILES.c.vector_store_id == bindparam("store_id"), VS_FILES.c.file_id == bindparam("source_file_id")
-)
 ACTIVITY_GRANULARITY = timedelta(minutes=1)  # last_active_at (expiry) is kept to the minute
 
 
@@ -131,15 +119,7 @@ class IndexingService:
         async with self.db.read_session() as s:
             store = await self.stores.owned_store(s, caller, vector_store_id)
             sources = await self._resolve(s, caller, parse_result_ids, file_ids)
-            busy = (
-                await s.scalars(
-                    select(m.VectorStoreFile.file_id).where(
-                        m.VectorStoreFile.vector_store_id == store.id,
-                        m.VectorStoreFile.file_id.in_(list(sources)),
-                        m.VectorStoreFile.status == "in_progress",
-                    )
-                )
-            ).all()
+            busy = await store_files.in_progress_among(s, store.id, list(sources))
         if busy:
             raise FailedPrecondition(
                 f"file {busy[0]} is already being added to this vector store; wait for that job or cancel it",
@@ -162,39 +142,27 @@ class IndexingService:
             now = utcnow()
             # First, and in this transaction: a store deleted since it was read above is NOT_FOUND (the row
             # lock this update takes also makes a concurrent delete wait for this transaction).
-            touched = write.conn.execute(
-                update(STORES).where(STORES.c.id == store.id).values(**store_files.activity(store, now))
-            )
-            if not touched.rowcount:
+            if not store_files.touch_in(write.conn, store, now):
                 raise NotFound.resource("vector store", store.id)
             # The files too (locked on PostgreSQL, so that a concurrent delete of one either commits first and
             # is seen here, or waits for this transaction and then finds the new vector-store file to remove).
-            present = set(
-                write.conn.execute(select(FILES.c.id).where(FILES.c.id.in_(list(sources))).with_for_update()).scalars()
-            )
+            present = store_files.lock_files(write.conn, list(sources))
             missing = [file_id for file_id in sources if file_id not in present]
             if missing:
                 raise NotFound.resource("file", missing[0])
             if batch_row is not None:
                 batch_row.job_id = job.id
                 repo.insert_row(write.conn, batch_row)
+            batch_id = batch_row.id if batch_row is not None else ""
             values = {
                 "status": "in_progress",
                 "attributes": attributes,
-                "batch_id": batch_row.id if batch_row is not None else "",
+                "batch_id": batch_id,
                 "last_error_code": "",
                 "last_error_message": "",
                 "updated_at": now,
             }
-            files = VS_FILES.c
-            known = {
-                row.file_id: row
-                for row in write.conn.execute(
-                    select(
-                        files.file_id, files.status, files.parse_result_id, files.chunk_count, files.attributes
-                    ).where(files.vector_store_id == store.id, files.file_id.in_(list(sources)))
-                )
-            }
+            known = store_files.known_files(write.conn, store.id, list(sources))
             # Already indexed from the same parse result (the store's chunking never changes): nothing to embed.
             # The job skips them; it rewrites the chunks' attributes when those changed.
             unchanged = sorted(
@@ -208,20 +176,11 @@ class IndexingService:
             )
             relabelled = [f for f in unchanged if (known[f].attributes or {}) != (attributes or {})]
             if unchanged:  # they count in this batch, with the attributes asked for
-                write.conn.execute(
-                    update(VS_FILES)
-                    .where(files.vector_store_id == store.id, files.file_id.in_(unchanged))
-                    .values(attributes=attributes, batch_id=values["batch_id"], updated_at=now)
-                )
+                store_files.relabel_files(write.conn, store.id, unchanged, attributes, batch_id, now)
                 params = {**(job.params or {}), "unchanged": unchanged, "relabelled": relabelled}
-                write.conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(params=params))
-            again = [
-                {"store_id": store.id, "source_file_id": f, "parse_result_id": pr, **values}
-                for f, pr in sources.items()
-                if f in known and f not in unchanged
-            ]
-            if again:
-                write.conn.execute(_STORE_FILE, again)
+                job_rows.set_job_params(write.conn, job.id, params)
+            again = {f: pr for f, pr in sources.items() if f in known and f not in unchanged}
+            store_files.add_again(write.conn, store.id, again, values)
             repo.insert_rows(
                 write.conn,
                 [
@@ -292,18 +251,7 @@ class IndexingService:
     async def reindex_file(self, project_id: str, file_id: str) -> list[str]:
         """Add a file again, with its newest parse result and its attributes, to every vector store that holds it
         (not to one it is being added to right now: that job takes the newest result already). The jobs."""
-        rows = await self.db.read(
-            lambda conn: conn.execute(
-                select(VS_FILES.c.vector_store_id, VS_FILES.c.attributes, FILES.c.on_behalf_of)
-                .join(FILES, FILES.c.id == VS_FILES.c.file_id)
-                .where(
-                    VS_FILES.c.project_id == project_id,
-                    VS_FILES.c.file_id == file_id,
-                    VS_FILES.c.status != "in_progress",
-                )
-                .order_by(VS_FILES.c.vector_store_id)
-            ).all()
-        )
+        rows = await store_files.stores_holding(self.db, project_id, file_id)
         jobs = []
         for vs_id, attributes, on_behalf_of in rows:
             caller = Principal(account_id="", project_id=project_id, key_id="", on_behalf_of=on_behalf_of)
@@ -336,11 +284,7 @@ class IndexingService:
     async def delete_store(self, caller: Principal, vector_store_id: str) -> None:
         store = await self.stores.require_store(caller, vector_store_id)
         async with self.db.read_session() as s:
-            busy = await s.scalar(
-                select(m.VectorStoreFile.file_id).where(
-                    m.VectorStoreFile.vector_store_id == store.id, m.VectorStoreFile.status == "in_progress"
-                )
-            )
+            busy = await store_files.first_in_progress(s, store.id)
         if busy:
             raise FailedPrecondition(
                 f"files are still being added to vector store {store.id}; cancel those jobs first",
@@ -354,29 +298,14 @@ class IndexingService:
         """Delete the vectors of stores whose expires_at has passed and mark them expired."""
         now = utcnow()
         async with self.db.read_session() as s:
-            due = (
-                await s.execute(
-                    select(m.VectorStore.id, m.VectorStore.project_id).where(
-                        m.VectorStore.expires_at.is_not(None),
-                        m.VectorStore.expires_at < now,
-                        m.VectorStore.status != "expired",
-                    )
-                )
-            ).all()
+            due = await store_rows.expired_stores(s, now)
         if not due:
             return 0
         index = await self.ready()
         for vs_id, project_id in due:
             await index.delete_vector_store(project_id, vs_id)
             async with self.db.session() as s:
-                store = await s.get(m.VectorStore, vs_id)
-                if store is not None:
-                    store.status, store.usage_bytes, store.updated_at = "expired", 0, utcnow()
-                await s.execute(
-                    update(m.VectorStoreFile)
-                    .where(m.VectorStoreFile.vector_store_id == vs_id)
-                    .values(chunk_count=0, usage_bytes=0, updated_at=utcnow())
-                )
+                await store_rows.mark_expired(s, vs_id)
         return len(due)
 
     # Search ---------------------------------------------------------------------------------------
@@ -401,9 +330,9 @@ class IndexingService:
         index = await self.ready()
         # While files are being (re-)added, a file may have two generations in Milvus: ask for more, so that
         # dropping the one that is not live still leaves `limit` hits.
-        busy = await self.db.read(lambda conn: conn.execute(_ANY_IN_PROGRESS, {"vs_id": store.id}).first())
+        busy = await store_files.any_in_progress(self.db, store.id)
         wanted = limit
-        limit = min(2 * limit, MAX_CANDIDATES) if busy is not None else limit
+        limit = min(2 * limit, MAX_CANDIDATES) if busy else limit
         hits = await run_search(
             self.embedder,
             query,
@@ -434,12 +363,5 @@ class IndexingService:
         file_ids = sorted({str(hit.fields.get("file_id", "")) for hit in hits})
         if not file_ids:
             return hits
-        rows = await self.db.read(
-            lambda conn: conn.execute(
-                select(VS_FILES.c.file_id, VS_FILES.c.live_generation).where(
-                    VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.file_id.in_(file_ids)
-                )
-            ).all()
-        )
-        live = {file_id: generation for file_id, generation in rows}
+        live = await store_files.live_generations(self.db, vs_id, file_ids)
         return [hit for hit in hits if live.get(hit.fields.get("file_id", "")) == chunk_generation(hit.pk)]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from vecflow import validation as v
 from vecflow.services.auth import Principal
 from vecflow.storage import models as m
 from vecflow.storage import paging
 from vecflow.storage import repositories as repo
 from vecflow.storage.db import Database
+from vecflow.storage.job_queries import page_jobs
 
 
 class JobQueryService:
@@ -35,15 +34,6 @@ class JobQueryService:
         correlation_id: str = "",
     ) -> tuple[Sequence[m.Job], str]:
         size = paging.page_size(page_size)
-        stmt = select(m.Job).where(m.Job.project_id == caller.project_id)
-        if status:
-            stmt = stmt.where(m.Job.status == status)
-        if operation:
-            stmt = stmt.where(m.Job.operation == operation)
-        if source_id:
-            stmt = stmt.where(m.Job.source_id == source_id)
-        if correlation_id:
-            stmt = stmt.where(m.Job.correlation_id == correlation_id)
         filters = {
             "kind": "jobs",
             "project": caller.project_id,
@@ -53,4 +43,14 @@ class JobQueryService:
             "c": correlation_id,
         }
         async with self.db.read_session() as s:
-            return await repo.page_newest_first(s, stmt, m.Job, size, page_token, filters)
+            return await page_jobs(
+                s,
+                caller.project_id,
+                size,
+                page_token,
+                filters,
+                status=status,
+                operation=operation,
+                source_id=source_id,
+                correlation_id=correlation_id,
+            )

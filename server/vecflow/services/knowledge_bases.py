@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
-
 from vecflow import validation as v
 from vecflow.errors import AlreadyExists, FailedPrecondition, NotFound
 from vecflow.ids import new_id
 from vecflow.services.auth import Principal
-from vecflow.services.purge import DIRS, FILES, KBS, FilePurge
+from vecflow.services.purge import FilePurge
 from vecflow.storage import models as m
 from vecflow.storage import paging
+from vecflow.storage import purge as purge_rows
 from vecflow.storage import repositories as repo
-from vecflow.storage.db import Database
+from vecflow.storage.db import Connection, Database
+from vecflow.storage.files import file_exists, page_directories, page_files
+from vecflow.storage.knowledge_bases import knowledge_base_named, page_knowledge_bases
 from vecflow.storage.models import utcnow
 
 PARSE_STATES = ("pending", "success", "failed", "skipped")
@@ -38,11 +39,7 @@ class KnowledgeBaseService:
         v.text("description", description, v.MAX_DESCRIPTION)
         metadata = v.metadata("metadata", metadata)
         async with self.db.session() as s:
-            clash = await s.scalar(
-                select(m.KnowledgeBase.id).where(
-                    m.KnowledgeBase.project_id == caller.project_id, m.KnowledgeBase.name == name
-                )
-            )
+            clash = await knowledge_base_named(s, caller.project_id, name)
             if clash:
                 raise AlreadyExists(
                     f"a knowledge base named {name!r} already exists in this project ({clash})",
@@ -71,11 +68,8 @@ class KnowledgeBaseService:
 
     async def list(self, caller: Principal, page_size: int, page_token: str) -> tuple[Sequence[m.KnowledgeBase], str]:
         size = paging.page_size(page_size)
-        stmt = select(m.KnowledgeBase).where(m.KnowledgeBase.project_id == caller.project_id)
         async with self.db.read_session() as s:
-            return await repo.page_newest_first(
-                s, stmt, m.KnowledgeBase, size, page_token, {"kind": "kb", "project": caller.project_id}
-            )
+            return await page_knowledge_bases(s, caller.project_id, size, page_token)
 
     async def delete(self, caller: Principal, kb_id: str) -> int:
         """Delete the knowledge base, its directories and its files (chunks included: see services.purge);
@@ -85,8 +79,7 @@ class KnowledgeBaseService:
             await self._owned_kb(s, caller, kb_id)
 
         def drop_knowledge_base(conn: Connection) -> None:
-            conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id))
-            conn.execute(delete(KBS).where(KBS.c.id == kb_id))
+            purge_rows.delete_knowledge_base(conn, kb_id)
 
         return await self.purge.delete_files(
             caller.project_id, kb_id, None, source_id=kb_id, on_behalf_of=caller.on_behalf_of, after=drop_knowledge_base
@@ -144,9 +137,7 @@ class KnowledgeBaseService:
         async with self.db.read_session() as s:
             kb = await self._owned_kb(s, caller, kb_id)
             await self._require_directory(s, kb.id, parent, "parent")
-            stmt = select(m.Directory).where(m.Directory.kb_id == kb.id, m.Directory.parent == parent)
-            filters = {"kind": "dirs", "kb": kb.id, "parent": parent}
-            return await repo.page_by_key(s, stmt, [m.Directory.name], size, page_token, filters)
+            return await page_directories(s, kb.id, parent, size, page_token)
 
     async def delete_directory(self, caller: Principal, kb_id: str, path: str, recursive: bool) -> tuple[int, int]:
         """Delete a directory (with `recursive`, everything below it: files leave their vector stores too);
@@ -166,14 +157,12 @@ class KnowledgeBaseService:
 
         def drop_directories(conn: Connection) -> None:
             nonlocal directories
-            directories = (
-                conn.execute(delete(DIRS).where(DIRS.c.kb_id == kb_id, repo.in_tree(DIRS.c.path, path))).rowcount or 0
-            )
+            directories = purge_rows.delete_directories_in_tree(conn, kb_id, path)
 
         files = await self.purge.delete_files(
             caller.project_id,
             kb_id,
-            repo.in_tree(FILES.c.directory, path),
+            purge_rows.files_in_tree(path),
             source_id=kb_id,
             on_behalf_of=caller.on_behalf_of,
             after=drop_directories,
@@ -203,18 +192,7 @@ class KnowledgeBaseService:
         async with self.db.read_session() as s:
             kb = await self._owned_kb(s, caller, kb_id)
             await self._require_directory(s, kb.id, directory, "directory")
-            stmt = select(m.File).where(m.File.kb_id == kb.id)
-            if recursive:
-                if directory:
-                    stmt = stmt.where(
-                        (m.File.directory == directory) | m.File.directory.startswith(directory + "/", autoescape=True)
-                    )
-            else:
-                stmt = stmt.where(m.File.directory == directory)
-            if parse_state:
-                stmt = stmt.where(m.File.parse_state == parse_state)
-            filters = {"kind": "files", "kb": kb.id, "dir": directory, "r": recursive, "state": parse_state}
-            return await repo.page_by_key(s, stmt, [m.File.directory, m.File.name], size, page_token, filters)
+            return await page_files(s, kb.id, directory, recursive, parse_state, size, page_token)
 
     async def delete_file(self, caller: Principal, file_id: str) -> None:
         """Delete a file: its row, parse results and vector-store files at once, its chunks in a job."""
@@ -223,13 +201,13 @@ class KnowledgeBaseService:
             row = await self.owned_file(s, caller, file_id)
 
         def still_there(conn: Connection) -> None:
-            if conn.execute(select(FILES.c.id).where(FILES.c.id == file_id)).first() is None:
+            if not file_exists(conn, file_id):
                 raise NotFound.resource("file", file_id)
 
         await self.purge.delete_files(
             caller.project_id,
             row.kb_id,
-            FILES.c.id == file_id,
+            purge_rows.file_with_id(file_id),
             source_id=file_id,
             on_behalf_of=caller.on_behalf_of,
             before=still_there,

@@ -18,22 +18,14 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Connection, delete, func, select, update
-
 from vecflow.errors import FailedPrecondition
 from vecflow.jobs.engine import JobEngine
-from vecflow.jobs.eventlog import JOBS, SyncWrite
+from vecflow.jobs.eventlog import SyncWrite
+from vecflow.storage import jobs as job_rows
 from vecflow.storage import models as m
+from vecflow.storage import purge as purge_rows
 from vecflow.storage.blobs import BlobStore
-from vecflow.storage.db import Database
-from vecflow.storage.models import utcnow
-
-FILES = m.table(m.File)
-DIRS = m.table(m.Directory)
-KBS = m.table(m.KnowledgeBase)
-RESULTS = m.table(m.ParseResult)
-VS_FILES = m.table(m.VectorStoreFile)
-STORES = m.table(m.VectorStore)
+from vecflow.storage.db import ColumnElement, Connection, Database
 
 RECLAIM_BATCH = 500  # content hashes per reference query
 
@@ -62,7 +54,7 @@ class FilePurge:
         Returns how many files went.
 
         FAILED_PRECONDITION (FILE_IN_PROGRESS) while one of them is still being added to a vector store."""
-        scope = FILES.c.kb_id == kb_id if which is None else (FILES.c.kb_id == kb_id) & which
+        scope = purge_rows.files_of(kb_id, which)
         deleted = 0
 
         def remove(write: SyncWrite, job: m.Job) -> None:
@@ -70,12 +62,7 @@ class FilePurge:
             conn = write.conn
             if before is not None:
                 before(conn)
-            files = select(FILES.c.id).where(scope)
-            busy = conn.execute(
-                select(VS_FILES.c.file_id, VS_FILES.c.vector_store_id)
-                .where(VS_FILES.c.file_id.in_(files), VS_FILES.c.status == "in_progress")
-                .limit(1)
-            ).first()
+            busy = purge_rows.file_in_progress(conn, scope)
             if busy is not None:
                 raise FailedPrecondition(
                     f"file {busy.file_id} is still being added to vector store {busy.vector_store_id}; "
@@ -83,29 +70,17 @@ class FilePurge:
                     reason="FILE_IN_PROGRESS",
                     metadata={"file_id": busy.file_id, "vector_store_id": busy.vector_store_id},
                 )
-            chunks = [
-                [row.vector_store_id, row.file_id]
-                for row in conn.execute(
-                    select(VS_FILES.c.vector_store_id, VS_FILES.c.file_id).where(VS_FILES.c.file_id.in_(files))
-                )
-            ]
-            results = list(conn.execute(select(RESULTS.c.id).where(RESULTS.c.file_id.in_(files))).scalars())
-            conn.execute(delete(VS_FILES).where(VS_FILES.c.file_id.in_(files)))
-            now = utcnow()
-            for vs_id in sorted({vs for vs, _ in chunks}):
-                usage = (
-                    select(func.coalesce(func.sum(VS_FILES.c.usage_bytes), 0))
-                    .where(VS_FILES.c.vector_store_id == vs_id, VS_FILES.c.status == "completed")
-                    .scalar_subquery()
-                )
-                conn.execute(update(STORES).where(STORES.c.id == vs_id).values(usage_bytes=usage, updated_at=now))
-            conn.execute(delete(RESULTS).where(RESULTS.c.file_id.in_(files)))
-            deleted = conn.execute(delete(FILES).where(scope)).rowcount or 0
-            conn.execute(update(KBS).where(KBS.c.id == kb_id).values(updated_at=now))
+            removed = purge_rows.remove_files(conn, kb_id, scope)
+            deleted = removed.files
             if after is not None:
                 after(conn)
-            params = {"kb_id": kb_id, "files": deleted, "chunks": chunks, "parse_results": results}
-            conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(params=params))
+            params = {
+                "kb_id": kb_id,
+                "files": deleted,
+                "chunks": removed.chunks,
+                "parse_results": removed.parse_results,
+            }
+            job_rows.set_job_params(conn, job.id, params)
 
         await self.engine.submit(project_id, "purge_files", source_id=source_id, on_behalf_of=on_behalf_of, also=remove)
         return deleted
@@ -122,7 +97,7 @@ async def reclaim_contents(db: Database, blobs: BlobStore, grace_seconds: float)
         hashes = [sha for sha, _ in group]
 
         def referenced_of(conn: Connection, hashes: list[str] = hashes) -> list[str]:
-            return list(conn.execute(select(FILES.c.uid).where(FILES.c.uid.in_(hashes)).distinct()).scalars())
+            return purge_rows.referenced_contents(conn, hashes)
 
         referenced = set(await db.read(referenced_of))
         for sha, size in group:

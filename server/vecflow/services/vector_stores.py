@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from vecflow import validation as v
 from vecflow.errors import InvalidArgument, NotFound
 from vecflow.ids import new_id
 from vecflow.services.auth import Principal
 from vecflow.storage import models as m
-from vecflow.storage import paging
+from vecflow.storage import paging, store_files
 from vecflow.storage import repositories as repo
+from vecflow.storage import vector_stores as store_rows
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 
@@ -115,11 +114,8 @@ class VectorStoreService:
         self, caller: Principal, page_size: int, page_token: str
     ) -> tuple[list[tuple[m.VectorStore, dict[str, int]]], str]:
         size = paging.page_size(page_size)
-        stmt = select(m.VectorStore).where(m.VectorStore.project_id == caller.project_id)
         async with self.db.read_session() as s:
-            rows, token = await repo.page_newest_first(
-                s, stmt, m.VectorStore, size, page_token, {"kind": "vs", "project": caller.project_id}
-            )
+            rows, token = await store_rows.stores_page(s, caller.project_id, size, page_token)
             return [(row, await repo.file_counts(s, row.id)) for row in rows], token
 
     async def update(
@@ -177,13 +173,7 @@ class VectorStoreService:
             store = await self.owned_store(s, caller, vector_store_id)
             if batch_id:
                 await self.owned_batch(s, caller, store.id, batch_id)
-            stmt = select(m.VectorStoreFile).where(m.VectorStoreFile.vector_store_id == store.id)
-            if batch_id:
-                stmt = stmt.where(m.VectorStoreFile.batch_id == batch_id)
-            if status:
-                stmt = stmt.where(m.VectorStoreFile.status == status)
-            filters = {"kind": "vsf", "vs": store.id, "batch": batch_id, "status": status}
-            return await repo.page_by_key(s, stmt, [m.VectorStoreFile.file_id], size, page_token, filters)
+            return await store_files.files_page(s, store.id, batch_id, status, size, page_token)
 
     async def get_file(self, caller: Principal, vector_store_id: str, file_id: str) -> m.VectorStoreFile:
         v.required("vector_store_id", vector_store_id)

@@ -9,8 +9,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+# AsyncSession, Connection, ColumnElement and IntegrityError are also what other layers name in signatures: they
+# import them from here (only storage imports SQLAlchemy).
+from sqlalchemy import ColumnElement as ColumnElement
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")

@@ -111,7 +111,7 @@ def _join(*parts: str) -> str:
 
 def plan(paths: list[str], urls: list[str], base: str, include_hidden: bool) -> tuple[list[Item], list[str]]:
     """The files to upload (local ones mirrored under `base`) and the directories they need."""
-    from vecflow_client.client import _url_name
+    from vecflow_client.uploads import url_name as _url_name
 
     items: list[Item] = []
     directories: list[str] = [base] if base else []

@@ -20,31 +20,26 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, insert, select
-from sqlalchemy.exc import IntegrityError
-
 from vecflow import validation as v
 from vecflow.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from vecflow.ids import new_id
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import SyncWrite
-from vecflow.operations.upsert import IndexProvider, set_task_status
+from vecflow.operations.upsert import IndexProvider
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.upsertion.items import Created, NewItem, check_items, items_digest
-from vecflow.services.upsertion.status import JOB_OF_TASK, apply, effective_status, with_job
 from vecflow.storage import models as m
 from vecflow.storage import paging
-from vecflow.storage import repositories as repo
-from vecflow.storage.db import Database
+from vecflow.storage import upsertion as store
+from vecflow.storage.db import Database, IntegrityError
 from vecflow.storage.models import utcnow
 from vecflow.vectors.milvus import Hit
 
 MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
 OPERATION = "upsert"
-TASKS = m.table(m.UpsertionTask)
 COLLECTIONS = ("default", "categories")
 DEFAULT_TEXT_FIELD = "text"
 DEFAULT_MAX_TASK_ITEMS = 10_000
@@ -91,15 +86,10 @@ class UpsertionTaskService:
     async def get(self, caller: Principal, task_id: str) -> tuple[m.UpsertionTask, Sequence[m.UpsertionItem]]:
         v.required("task_id", task_id)
         async with self.db.read_session() as s:
-            row = (
-                await s.execute(
-                    with_job().where(m.UpsertionTask.id == task_id, m.UpsertionTask.project_id == caller.project_id)
-                )
-            ).first()
-            if row is None:
+            task = await store.find_task(s, caller.project_id, task_id)
+            if task is None:
                 raise NotFound.resource("upsertion task", task_id)
-            task = apply(row[0], row[1])
-            return task, await self._failed_items(s, task)
+            return task, await store.failed_items(s, task)
 
     async def list(
         self, caller: Principal, offset: int, limit: int, status: str, page_size: int = 0, page_token: str = ""
@@ -117,55 +107,22 @@ class UpsertionTaskService:
         if limit < 0:
             raise InvalidArgument.field("limit", f"must be between 0 and {MAX_LIST_LIMIT}, got {limit}")
         limit = DEFAULT_LIST_LIMIT if limit == 0 else min(limit, MAX_LIST_LIMIT)
-        where: list[ColumnElement[bool]] = [m.UpsertionTask.project_id == caller.project_id]
-        if status:
-            where.append(effective_status() == status)
         async with self.db.read_session() as s:
-            total = await s.scalar(
-                select(func.count()).select_from(m.UpsertionTask).outerjoin(m.Job, JOB_OF_TASK).where(*where)
-            )
-            stmt = (
-                with_job()
-                .where(*where)
-                .order_by(m.UpsertionTask.created_at.desc(), m.UpsertionTask.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            tasks = [apply(task, effective) for task, effective in (await s.execute(stmt)).all()]
-            return [(t, await self._failed_items(s, t)) for t in tasks], int(total or 0), ""
+            total = await store.count_tasks(s, caller.project_id, status)
+            tasks = await store.tasks_newest_first(s, caller.project_id, status, offset, limit)
+            return [(t, await store.failed_items(s, t)) for t in tasks], total, ""
 
     async def _page(self, caller: Principal, status: str, page_size: int, page_token: str) -> tuple[TaskPage, int, str]:
         size = paging.page_size(page_size)
-        where: list[ColumnElement[bool]] = [m.UpsertionTask.project_id == caller.project_id]
-        if status:
-            where.append(effective_status() == status)
         filters = {"kind": "upsertion_tasks", "project": caller.project_id, "s": status}
         async with self.db.read_session() as s:
-            total = await s.scalar(
-                select(func.count()).select_from(m.UpsertionTask).outerjoin(m.Job, JOB_OF_TASK).where(*where)
-            )
-            rows, token = await repo.page_newest_first(
-                s, with_job().where(*where), m.UpsertionTask, size, page_token, filters, rows_of=True
-            )
-            tasks = [apply(task, effective) for task, effective in rows]
-            return [(t, await self._failed_items(s, t)) for t in tasks], int(total or 0), token
+            total = await store.count_tasks(s, caller.project_id, status)
+            tasks, token = await store.page_tasks(s, caller.project_id, status, size, page_token, filters)
+            return [(t, await store.failed_items(s, t)) for t in tasks], total, token
 
     async def require(self, caller: Principal, task_id: str) -> m.UpsertionTask:
         task, _ = await self.get(caller, task_id)
         return task
-
-    @staticmethod
-    async def _failed_items(s: object, task: m.UpsertionTask) -> Sequence[m.UpsertionItem]:
-        stmt = (
-            select(m.UpsertionItem)
-            .where(
-                m.UpsertionItem.project_id == task.project_id,
-                m.UpsertionItem.task_id == task.id,
-                m.UpsertionItem.state == "failed",
-            )
-            .order_by(m.UpsertionItem.position)
-        )
-        return (await s.scalars(stmt)).all()  # type: ignore[attr-defined]
 
     # Creating -----------------------------------------------------------------------------------------
 
@@ -195,12 +152,10 @@ class UpsertionTaskService:
         project = caller.project_id
 
         def write(w: SyncWrite, job: m.Job) -> None:
-            tasks = TASKS.c
-            if w.conn.execute(select(tasks.id).where(tasks.id == task_id, tasks.project_id == project)).first():
+            if store.task_exists_in(w.conn, project, task_id):
                 raise _TaskExists()
             now = utcnow()
-            # on PostgreSQL a concurrent create of this id fails here (IntegrityError)
-            repo.insert_row(
+            store.insert_task_in(  # on PostgreSQL a concurrent create of this id fails here (IntegrityError)
                 w.conn,
                 m.UpsertionTask(
                     id=task_id,
@@ -215,23 +170,7 @@ class UpsertionTaskService:
                     created_at=now,
                     updated_at=now,
                 ),
-            )
-            w.conn.execute(
-                insert(m.table(m.UpsertionItem)),
-                [
-                    {
-                        "project_id": project,
-                        "task_id": task_id,
-                        "object_id": item.object_id,
-                        "position": pos,
-                        "payload": item.payload,
-                        "item_info": item.item_info,
-                        "state": "pending",
-                        "error_code": "",
-                        "error_reason": "",
-                    }
-                    for pos, item in enumerate(items)
-                ],
+                items,
             )
 
         try:
@@ -319,7 +258,7 @@ class UpsertionTaskService:
             raise refuse("changed state meanwhile") from None
         except NotFound:
             raise refuse("has no job") from None
-        await set_task_status(self.db, caller.project_id, task_id, "pending", only_from=("failed", "canceled"))
+        await store.set_task_status(self.db, caller.project_id, task_id, "pending", only_from=("failed", "canceled"))
         return await self.get(caller, task_id)
 
     # Search ---------------------------------------------------------------------------------------------------

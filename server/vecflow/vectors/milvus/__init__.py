@@ -16,7 +16,7 @@ Collections (created by `open()` when missing; opening again is a no-op)
     chunk_index, page, char_start, char_end     INT64
     text             VARCHAR(65535) english analyzer, enable_match
     sparse           SPARSE_FLOAT_VECTOR = BM25(text), computed by Milvus; SPARSE_INVERTED_INDEX, BM25
-    dense            FLOAT_VECTOR(dim), COSINE; FLAT on milvus-lite, HNSW on a server ("auto")
+    dense            FLOAT_VECTOR(dim), COSINE; VECFLOW_MILVUS_INDEX, "auto": FLAT on milvus-lite, HNSW on a server
     attributes       JSON, free-form, for the caller's filters
 
 ``vecflow_items_default`` and ``vecflow_items_categories`` -- upsertion-task items:
@@ -39,7 +39,11 @@ Why it looks like this
   escaping, so an upsert of a pk with ``'`` fails and a hybrid search returning a pk with ``\\`` kills
   the engine. Ordinary ids are stored unchanged.
 * If the milvus-lite child dies anyway, the next call restarts it and reconnects (the failing call errs).
-* FLAT on milvus-lite: lite searches exactly anyway; a server gets HNSW unless told otherwise.
+* The dense index (`dense`): an explicit type is built as given (a server that refuses it fails `open()`);
+  "auto" asks the server: milvus-lite's engine (a ``.db`` file or its TCP server) does not implement
+  GetVersion and cannot build HNSW, so it gets FLAT (it searches exactly anyway); a server that answers gets
+  HNSW (and FLAT should it refuse HNSW after all). The choice is logged. A collection that already has a dense
+  index keeps it, whatever the setting: indexes are never rebuilt; search parameters follow the kept one.
 * Consistency: collections are created with Strong consistency and every search and count asks for
   Strong, so a read right after an upsert or delete sees it (verified on milvus-lite without flush()).
 * Errors: pymilvus exceptions never leave this package; they become `VectorIndexError`, or
@@ -63,11 +67,13 @@ Why it looks like this
 Modules
 -------
 ``index`` (`MilvusIndex`), ``search`` (search and counts, `Hit`), ``schema`` (collections, indexes, analyzer),
-``rows`` (primary keys, row checks), ``expressions`` (literals, scopes, the raw-filter pre-check), ``filters``
-(the filter tree and its Milvus rendering), ``errors`` (`VectorIndexError`, pymilvus error mapping), ``lite``
-(milvus-lite's child process), ``client`` (loading pymilvus).
+``dense`` (the dense index: its types, how "auto" decides, creating it), ``rows`` (primary keys, row checks),
+``expressions`` (literals, scopes, the raw-filter pre-check), ``filters`` (the filter tree and its Milvus
+rendering), ``errors`` (`VectorIndexError`, pymilvus error mapping), ``lite`` (milvus-lite's child process),
+``client`` (loading pymilvus).
 """
 
+from vecflow.vectors.milvus.dense import INDEX_TYPES
 from vecflow.vectors.milvus.errors import InvalidFilterError, VectorIndexError
 from vecflow.vectors.milvus.expressions import string_literal
 from vecflow.vectors.milvus.filters import (
@@ -89,6 +95,7 @@ from vecflow.vectors.milvus.search import Hit, SearchMode
 
 __all__ = [
     "CHUNKS_COLLECTION",
+    "INDEX_TYPES",
     "ITEM_COLLECTIONS",
     "ITEM_PK_BYTES",
     "And",

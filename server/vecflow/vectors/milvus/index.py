@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vecflow.vectors.milvus.client import close_client, load_pymilvus
+from vecflow.vectors.milvus.dense import choose, resolve_index_type
 from vecflow.vectors.milvus.errors import VectorIndexError, invalid, wrap
 from vecflow.vectors.milvus.expressions import members, scope
-from vecflow.vectors.milvus.lite import acquire_lite, alive, lite_path, release_lite, resolve_index_type, revive_lite
+from vecflow.vectors.milvus.lite import acquire_lite, alive, lite_path, release_lite, revive_lite
 from vecflow.vectors.milvus.rows import CHUNK_KEYS, chunk_row, dedupe, item_row, json_value
 from vecflow.vectors.milvus.schema import (
     CHUNK_OUTPUT,
@@ -36,12 +38,17 @@ ATTRIBUTE_PAGE_ROWS = 512  # chunks read and rewritten at a time when attributes
 
 T = TypeVar("T")
 
+log = logging.getLogger("vecflow.vectors.milvus")
+
 
 class MilvusIndex:
     """Chunks of vector-store files and upsertion-task items in Milvus (see the package docstring).
 
     Open it with ``await index.open()`` (or ``async with``); the other methods open it on first use.
     Methods raise `VectorIndexError` (`InvalidFilterError` for a filter Milvus refuses).
+
+    `index_type` is "auto" or an explicit dense index type (see `dense.choose`); once open, `index_type` is the
+    type the chunks collection has and `index_reason` says why (an existing collection keeps its index).
     """
 
     def __init__(self, uri: str, token: str = "", dim: int = 384, index_type: str = "auto") -> None:
@@ -53,7 +60,10 @@ class MilvusIndex:
         self.dim = dim
         self._db: Path | None = lite_path(uri)
         self.is_lite = self._db is not None
-        self.index_type = resolve_index_type(index_type, self.is_lite)
+        self.requested_index = resolve_index_type(index_type)
+        self.index_type = self.requested_index  # what the chunks collection has, once open
+        self.index_reason = ""
+        self._dense: dict[str, str] = {}  # collection -> its dense index type (its search parameters)
         self._token = token
         self._opts: dict[str, Any] = {"timeout": RPC_TIMEOUT_S, "retry_times": 1 if self.is_lite else 5}
         self._client: MilvusClient | None = None
@@ -131,10 +141,19 @@ class MilvusIndex:
                 uri=uri, token=token, alias=f"vecflow-{uuid.uuid4().hex}", timeout=CONNECT_TIMEOUT_S
             )
             try:
-                ensure_collections(client, pm, self.dim, self.index_type, self._opts)
+                choice = choose(client, self.requested_index, self._opts)
+                dense = ensure_collections(client, pm, self.dim, choice, self._opts)
             except BaseException:
                 close_client(client)
                 raise
+            self._dense = {name: index_type for name, (index_type, _) in dense.items()}
+            self.index_type, self.index_reason = dense[CHUNKS_COLLECTION]
+            log.info(
+                "Milvus dense index: %s (%s)",
+                self.index_type,
+                self.index_reason,
+                extra={"milvus_uri": self.uri, "dense_indexes": self._dense},
+            )
             return client
         except Exception as exc:
             if first:
@@ -314,7 +333,8 @@ class MilvusIndex:
 
     async def _search(self, request: SearchRequest) -> list[Hit]:
         client = await self._ready()
-        return await self._run(search_sync, client, self._opts, self.index_type, request)
+        index_type = self._dense.get(request.collection, self.index_type)
+        return await self._run(search_sync, client, self._opts, index_type, request)
 
     def _upsert_sync(
         self,

@@ -1,5 +1,5 @@
-"""milvus-lite: local ``.db`` URIs, the engine's child process (one per database file, restarted when it
-dies, logging into the database's directory) and the index type it gets (FLAT; a server gets HNSW)."""
+"""milvus-lite: local ``.db`` URIs and the engine's child process (one per database file, restarted when it
+dies, logging into the database's directory)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ from urllib.parse import urlparse
 
 from vecflow.vectors.milvus.errors import VectorIndexError
 
-INDEX_TYPES = {"FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"}
 LITE_LOG_ROTATE_BYTES = 16 * 1024 * 1024
 _SERVER_SCHEMES = {"http", "https", "tcp", "grpc", "unix"}
 
 log = logging.getLogger("vecflow.vectors.milvus")
 
 
-# --- URIs and index types ----------------------------------------------------------------------------
+# --- URIs ----------------------------------------------------------------------------------------------
 
 
 def is_lite(uri: str) -> bool:
@@ -40,16 +39,6 @@ def lite_path(uri: str) -> Path | None:
     if not stripped.endswith(".db"):
         raise ValueError(f"milvus uri {uri!r} is neither http(s)://host:port nor a local file ending in .db")
     return Path(stripped).expanduser().resolve()
-
-
-def resolve_index_type(index_type: str, lite: bool) -> str:
-    """The dense index type to build: "auto" is FLAT on milvus-lite (it searches exactly anyway), HNSW on a server."""
-    wanted = index_type.strip().upper()
-    if wanted == "AUTO":
-        wanted = "FLAT" if lite else "HNSW"
-    if wanted not in INDEX_TYPES:
-        raise ValueError(f"index_type must be auto or one of {sorted(INDEX_TYPES)}, got {index_type!r}")
-    return wanted
 
 
 # --- the child process ---------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""The collections: their schemas (english analyzer, BM25 function), index parameters, creation and the
-check that an existing collection fits this index."""
+"""The collections: their schemas (english analyzer, BM25 function), index parameters, creating what is missing
+(collections, then indexes: the dense one through `dense`) and the check that an existing collection fits this
+index."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
+from vecflow.vectors.milvus.dense import DenseChoice, ensure_dense
 from vecflow.vectors.milvus.errors import VectorIndexError, invalid
 from vecflow.vectors.milvus.rows import ITEM_PK_BYTES
 
@@ -19,6 +22,8 @@ ItemCollection = Literal["default", "categories"]
 
 CHUNK_OUTPUT = ("text", "file_id", "file_name", "chunk_index", "page", "char_start", "char_end", "attributes")
 ITEM_OUTPUT = ("object_id", "text", "payload", "item_info")
+CHUNK_SCALARS = ("project_id", "vector_store_id", "file_id")  # INVERTED indexes
+ITEM_SCALARS = ("project_id", "object_id")
 
 
 def item_collection(collection: str) -> str:
@@ -83,50 +88,62 @@ def item_schema(pm: ModuleType, dim: int) -> Any:
     return schema
 
 
-def index_params(client: MilvusClient, index_type: str, *, chunks: bool) -> Any:
-    """The indexes of a collection: dense (`index_type`, COSINE), sparse (BM25) and INVERTED scalars."""
+def index_params(client: MilvusClient, fields: Sequence[str]) -> Any:
+    """The indexes of `fields` other than the dense one (see `dense`): sparse (BM25) and INVERTED scalars, each
+    named after its field."""
     params = client.prepare_index_params()
-    build = {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}}.get(index_type, {})
-    params.add_index(field_name="dense", index_type=index_type, metric_type="COSINE", params=build)
-    params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    scalars = ("project_id", "vector_store_id", "file_id") if chunks else ("project_id", "object_id")
-    for name in scalars:
-        params.add_index(field_name=name, index_type="INVERTED")
+    for name in fields:
+        if name == "sparse":
+            params.add_index(field_name=name, index_name=name, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        else:
+            params.add_index(field_name=name, index_name=name, index_type="INVERTED")
     return params
-
-
-def dense_search_params(index_type: str, k: int) -> dict[str, Any]:
-    """The search parameters of the dense index for `k` results."""
-    params: dict[str, Any] = {}
-    if index_type == "HNSW":
-        params = {"ef": max(k, 64)}
-    elif index_type == "IVF_FLAT":
-        params = {"nprobe": 32}
-    return {"metric_type": "COSINE", "params": params}
 
 
 # --- creating and checking collections ---------------------------------------------------------------
 
 
-def ensure_collections(client: MilvusClient, pm: ModuleType, dim: int, index_type: str, opts: dict[str, Any]) -> None:
-    """Create the missing collections, check the existing ones and load them all."""
-    _ensure(client, CHUNKS_COLLECTION, chunk_schema(pm, dim), index_params(client, index_type, chunks=True), dim, opts)
+def ensure_collections(
+    client: MilvusClient, pm: ModuleType, dim: int, choice: DenseChoice, opts: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Create the missing collections and indexes, check the existing ones and load them all; returns each
+    collection's dense index type and why it has that one."""
+    dense = {
+        CHUNKS_COLLECTION: _ensure(client, CHUNKS_COLLECTION, chunk_schema(pm, dim), CHUNK_SCALARS, dim, choice, opts)
+    }
     for name in ITEM_COLLECTIONS.values():
-        _ensure(client, name, item_schema(pm, dim), index_params(client, index_type, chunks=False), dim, opts)
+        dense[name] = _ensure(client, name, item_schema(pm, dim), ITEM_SCALARS, dim, choice, opts)
+    return dense
 
 
-def _ensure(client: MilvusClient, name: str, schema: Any, params: Any, dim: int, opts: dict[str, Any]) -> None:
+def _ensure(
+    client: MilvusClient,
+    name: str,
+    schema: Any,
+    scalars: tuple[str, ...],
+    dim: int,
+    choice: DenseChoice,
+    opts: dict[str, Any],
+) -> tuple[str, str]:
     if not client.has_collection(name, **opts):
         try:
             client.create_collection(name, schema=schema, consistency_level="Strong", **opts)
-            # sync=False: do not poll each index's state (pymilvus sleeps 0.5 s per index); an empty
-            # collection's indexes exist as soon as CreateIndex returns, which is all load needs.
-            client.create_index(name, params, sync=False, **opts)
         except Exception:
             if not client.has_collection(name, **opts):  # not a concurrent creator: a real failure
                 raise
     _check_existing(client, name, schema, dim, opts)
+    dense = ensure_dense(client, name, choice, opts)
+    missing = [f for f in ("sparse", *scalars) if f not in set(client.list_indexes(name, **opts))]
+    if missing:
+        try:
+            # sync=False: do not poll each index's state (pymilvus sleeps 0.5 s per index); an empty
+            # collection's indexes exist as soon as CreateIndex returns, which is all load needs.
+            client.create_index(name, index_params(client, missing), sync=False, **opts)
+        except Exception:
+            if set(missing) - set(client.list_indexes(name, **opts)):  # not a concurrent creator
+                raise
     client.load_collection(name, **opts)
+    return dense
 
 
 def _check_existing(client: MilvusClient, name: str, schema: Any, dim: int, opts: dict[str, Any]) -> None:

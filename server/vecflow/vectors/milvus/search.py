@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from vecflow.vectors.milvus.client import load_pymilvus
+from vecflow.vectors.milvus.dense import dense_search_params
 from vecflow.vectors.milvus.errors import PARAMETER_INVALID, InvalidFilterError, error_message, invalid, wrap
 from vecflow.vectors.milvus.expressions import caller_filter, scope
 from vecflow.vectors.milvus.rows import dense_vector, public_pk
-from vecflow.vectors.milvus.schema import dense_search_params
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient

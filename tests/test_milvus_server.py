@@ -1,0 +1,204 @@
+"""vecflow on a Milvus server (`VECFLOW_MILVUS_URI=http://host:port`), tested for real: milvus-lite's engine
+started as a gRPC server on a loopback port (the protocol a Milvus standalone speaks), shared by two in-process
+vecflow servers that share nothing else (each has its own data directory and SQLite file)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from helpers.server import Server, start_server
+from pymilvus import MilvusClient
+from test_pipeline import upload, wait
+from vecflow.config import MILVUS_INDEX_CHOICES, Settings, SettingsError
+from vecflow.vectors.milvus import CHUNKS_COLLECTION, INDEX_TYPES, MilvusIndex, VectorIndexError
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+from vecflow_client.v1 import vector_store_service_pb2 as vs_pb2
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+
+NOTES = {
+    "a": "Axolotls regrow lost limbs, parts of their heart and even their spinal cord within weeks.",
+    "b": "Basalt columns form when thick lava cools slowly and cracks into hexagonal pillars.",
+}
+QUERIES = {"a": "which animal regrows its limbs", "b": "how do hexagonal rock pillars form"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def milvus_lite_tcp(work: Path) -> Iterator[str]:
+    """milvus-lite's engine serving `work`/milvus.db over gRPC on a free loopback port; yields its URI."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # milvus_lite imports the deprecated pkg_resources
+        from milvus_lite.server import Server as LiteServer
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    server = LiteServer(str(work / "milvus.db"), address=address)
+    with pytest.MonkeyPatch.context() as env:  # glog to stderr at ERROR, never into /tmp/milvus.*
+        env.setenv("GLOG_logtostderr", "1")
+        env.setenv("GLOG_minloglevel", "2")
+        env.setenv("MY_LOG_LEVEL", "warn")
+        assert server.start(), "milvus-lite did not start"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"milvus-lite never listened on {address}"
+                time.sleep(0.05)
+        yield f"http://{address}"
+    finally:
+        if server._p is not None:  # given an address, the engine does not watch its lock file: stop it
+            server._p.terminate()
+            server._p.wait(10)
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with milvus_lite_tcp(tmp_path_factory.mktemp("milvus-server")) as uri:
+        yield uri
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def replicas(tmp_path_factory: pytest.TempPathFactory, milvus_uri: str) -> AsyncIterator[dict[str, Server]]:
+    """Two vecflow servers on one Milvus server, each with its own data directory and SQLite database."""
+    started: dict[str, Server] = {}
+    try:
+        for name in NOTES:
+            home = tmp_path_factory.mktemp(f"replica-{name}")
+            started[name] = await start_server(
+                home,
+                f"sqlite+aiosqlite:///{home / 'vecflow.db'}",
+                milvus_uri=milvus_uri,
+                parse_workers=1,
+                embedding_workers=1,
+            )
+        yield started
+    finally:
+        for srv in started.values():
+            await srv.close()
+
+
+async def index_note(srv: Server, name: str) -> tuple[str, str, int]:
+    """Upload NOTES[name], add it to a new vector store, wait for the job; (store id, file id, chunk count)."""
+    stubs = srv.stubs()
+    kb = (await stubs.kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name=f"notes-{name}"))).knowledge_base
+    uploaded = await upload(stubs, kb.id, f"{name}.txt", NOTES[name].encode())
+    store = (await stubs.stores.CreateVectorStore(vs_pb2.CreateVectorStoreRequest(name=f"vs-{name}"))).vector_store
+    added = await stubs.stores.AddFilesToVectorStore(
+        vs_pb2.AddFilesToVectorStoreRequest(vector_store_id=store.id, file_ids=[uploaded.file.id])
+    )
+    job = await wait(srv, added.job.id)
+    assert job.status == job_pb2.JOB_STATUS_SUCCEEDED, job.error
+    vs_file = (
+        await stubs.stores.GetVectorStoreFile(
+            vs_pb2.GetVectorStoreFileRequest(vector_store_id=store.id, file_id=uploaded.file.id)
+        )
+    ).file
+    assert vs_file.chunk_count > 0
+    return store.id, uploaded.file.id, vs_file.chunk_count
+
+
+@module_loop
+async def test_two_replicas_index_and_search_through_one_milvus_server(
+    replicas: dict[str, Server], milvus_uri: str
+) -> None:
+    a, b = replicas["a"], replicas["b"]
+    first = await a.app.indexing.ready()  # creates the collections on the server
+    second = await b.app.indexing.ready()  # finds them
+    for index in (first, second):
+        assert index.uri == milvus_uri and not index.is_lite and index.index_type == "FLAT"
+        assert "GetVersion" in index.index_reason and "milvus-lite" in index.index_reason
+    assert "kept" in second.index_reason
+
+    indexed = {name: await index_note(srv, name) for name, srv in replicas.items()}
+    for name, srv in replicas.items():
+        store_id, file_id, _ = indexed[name]
+        request = vs_pb2.SearchVectorStoreRequest(vector_store_id=store_id, query=QUERIES[name])
+        hits = (await srv.stubs().stores.SearchVectorStore(request)).hits
+        assert hits and hits[0].file_id == file_id and hits[0].text in NOTES[name]
+
+    # The rows live in the TCP server: a client of our own counts them, and each replica sees the other's.
+    direct = MilvusClient(uri=milvus_uri, timeout=10)
+    try:
+        assert direct.describe_index(CHUNKS_COLLECTION, "dense")["index_type"] == "FLAT"
+        for name, (store_id, _, chunks) in indexed.items():
+            counted = direct.query(
+                CHUNKS_COLLECTION,
+                filter=f'vector_store_id == "{store_id}"',
+                output_fields=["count(*)"],
+                consistency_level="Strong",
+            )
+            assert counted[0]["count(*)"] == chunks
+            other = second if name == "a" else first
+            assert await other.count_chunks(replicas[name].key.project_id, store_id) == chunks
+    finally:
+        direct.close()
+
+
+@module_loop
+async def test_an_existing_collection_keeps_its_index(
+    replicas: dict[str, Server], milvus_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dim = (await replicas["a"].app.indexing.ready()).dim  # the collections exist, with FLAT
+    caplog.set_level(logging.INFO, logger="vecflow.vectors.milvus")
+    async with MilvusIndex(milvus_uri, dim=dim, index_type="ivf_flat") as index:
+        assert index.requested_index == "IVF_FLAT"
+        assert index.index_type == "FLAT" and "kept" in index.index_reason
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("keeps its FLAT dense index" in m and "VECFLOW_MILVUS_INDEX=IVF_FLAT" in m for m in warned), warned
+    assert any("Milvus dense index: FLAT" in r.getMessage() for r in caplog.records)
+
+
+@module_loop
+async def test_an_index_type_the_server_refuses_fails_opening_and_auto_heals_it(tmp_path: Path) -> None:
+    with milvus_lite_tcp(tmp_path) as uri:
+        with pytest.raises(VectorIndexError) as refused:
+            await MilvusIndex(uri, dim=8, index_type="HNSW").open()
+        message = str(refused.value)
+        assert "VECFLOW_MILVUS_INDEX" in message and "HNSW" in message and "refused" in message
+        # The collection was left without a dense index; auto gives it one.
+        async with MilvusIndex(uri, dim=8) as index:
+            assert index.index_type == "FLAT" and "GetVersion" in index.index_reason
+
+
+def test_a_bogus_index_setting_fails_at_start(tmp_path: Path) -> None:
+    assert set(MILVUS_INDEX_CHOICES) == {"auto", *INDEX_TYPES}
+    assert Settings.from_env(env={}).milvus_index == "auto"
+    assert Settings.from_env(env={"VECFLOW_MILVUS_INDEX": " hnsw "}).milvus_index == "HNSW"
+    with pytest.raises(SettingsError, match="VECFLOW_MILVUS_INDEX='bogus' is not one of auto, FLAT, HNSW"):
+        Settings.from_env(env={"VECFLOW_MILVUS_INDEX": "bogus"})
+
+    env = {
+        **os.environ,
+        "VECFLOW_DATA_DIR": str(tmp_path / "data"),
+        "VECFLOW_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}",
+        "VECFLOW_METRICS_ADDRESS": "",
+        "VECFLOW_MILVUS_INDEX": "bogus",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "vecflow", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "VECFLOW_MILVUS_INDEX='bogus'" in result.stderr
+    assert "auto, FLAT, HNSW, IVF_FLAT, AUTOINDEX" in result.stderr and "Traceback" not in result.stderr
