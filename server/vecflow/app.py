@@ -1,4 +1,11 @@
-"""The composition root: settings → database → services → gRPC server, and its lifecycle."""
+"""The composition root: settings → database → services → gRPC server, and its lifecycle.
+
+A replica's role (VECFLOW_ROLE) decides what it runs: `all` everything; `api` the gRPC API and no jobs (no job
+workers, no warm-up: the embedding model loads only when an API call needs it, such as a search embedding its
+query); `worker` the jobs, with only gRPC health on the port. Every role runs the lease reaper and the sweeps,
+each sweep round on one replica at a time; vector-store expiry, which opens Milvus and so the model, runs on
+the roles that run jobs.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +41,9 @@ from vecflow.jobs import plugins
 from vecflow.jobs.engine import EngineSettings, JobEngine
 from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
+from vecflow.jobs.listener import EventListener
 from vecflow.jobs.watch import JobWatcher
-from vecflow.metrics import MetricsServer
+from vecflow.metrics import MetricsServer, identify
 from vecflow.operations import Operation
 from vecflow.operations.chunk import ChunkPreview
 from vecflow.operations.extract import Extract
@@ -60,10 +68,8 @@ from vecflow.services.parse import ParseResultService
 from vecflow.services.purge import FilePurge, reclaim_contents
 from vecflow.services.upsertion import UpsertionTaskService
 from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
-from vecflow.storage import migrate, paging
-from vecflow.storage.blobs import BlobStore
+from vecflow.storage import locks, migrate, objects, paging
 from vecflow.storage.db import Database
-from vecflow.storage.parsed import ParsedStore
 from vecflow.storage.secrets import shared_secret
 from vecflow.vectors.milvus import MilvusIndex
 
@@ -104,12 +110,17 @@ class App:
                 lease_seconds=settings.job_lease_seconds,
                 poll_seconds=settings.job_poll_seconds,
                 shutdown_grace_seconds=settings.shutdown_grace_seconds,
+                run_jobs=settings.role != "api",
             ),
+            replica_id=settings.replica_id,
         )
+        self.sqlite_lock = locks.SqliteFileLock.for_url(settings.database_url)
         self.watcher = JobWatcher(self.events, self.hub)
+        self.listener = EventListener(self.events, self.hub, settings.watch_poll_seconds)
         self.write_guard = WriteGuard(settings.watch_write_timeout_seconds)
-        self.blobs = BlobStore(settings.data_dir / "blobs")
-        self.parsed = ParsedStore(settings.data_dir / "parsed")
+        self.objects = objects.from_url(settings.blob_url, settings.data_dir)
+        self.blobs = self.objects.blobs
+        self.parsed = self.objects.parsed
         self.parser = ParsePool(
             workers=settings.parse_workers or min(4, os.cpu_count() or 1),
             memory_bytes=settings.parse_memory_bytes,
@@ -200,7 +211,15 @@ class App:
         ]
 
     async def prepare_storage(self) -> None:
-        """Create the data directory, migrate the schema, and bootstrap an empty database."""
+        """Create the data directory, migrate the schema, and bootstrap an empty database (SQLite: once this
+        server has the file to itself; SingleNodeDatabase otherwise, or for a role that needs replicas)."""
+        if self.db.dialect == "sqlite" and self.settings.role != "all":
+            raise locks.SingleNodeDatabase(
+                f"VECFLOW_ROLE={self.settings.role} needs a database that replicas share (PostgreSQL): SQLite is the "
+                "single-node default, where one server with role `all` serves the API and runs the jobs"
+            )
+        if self.sqlite_lock is not None:
+            self.sqlite_lock.acquire()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(self.db)
         paging.use_key(await shared_secret(self.db, "page_tokens"))
@@ -208,6 +227,14 @@ class App:
 
     async def start(self) -> int:
         """Serve on the configured address; returns the bound port."""
+        try:
+            return await self._start()
+        except BaseException:
+            if self.sqlite_lock is not None:
+                self.sqlite_lock.release()
+            raise
+
+    async def _start(self) -> int:
         await self.prepare_storage()
         limit = self.settings.max_message_bytes
         server = grpc.aio.server(
@@ -216,9 +243,51 @@ class App:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
+                # A fixed 4 MiB receive window per stream: with BDP probing a client streaming an upload to a
+                # server that waits on its blob store (S3 parts) grew it until gRPC held ~25 MiB more of the
+                # upload (bench/object_storage.py); throughput on loopback was the same.
+                ("grpc.http2.bdp_probe", 0),
+                ("grpc.http2.lookahead_bytes", 4 * 1024 * 1024),
             ],
         )
-        self.blobs.clear_temp()
+        await self.blobs.clear_temp()
+        served = SERVICE_NAMES if self.settings.role != "worker" else ()
+        if served:
+            self._add_api(server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (*served, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+        self.port = server.add_insecure_port(self.settings.listen_address)
+        if self.port == 0:
+            raise RuntimeError(f"could not bind {self.settings.listen_address}")
+        await server.start()
+        self.server = server
+        await self.listener.start()
+        await self.engine.start()
+        self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
+        if self.settings.warm_up and self.settings.role != "api":
+            self.warmer = asyncio.create_task(self._warm_up(), name="vecflow-warm-up")
+        for name in ("", *served):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        identify(self.settings.replica_id, self.settings.role)
+        if self.settings.metrics_address:
+            self.metrics = MetricsServer(self.settings.metrics_address)
+        log.info(
+            "serving",
+            extra={
+                "address": self.address,
+                "role": self.settings.role,
+                "data_dir": str(self.settings.data_dir.resolve()),
+                "blob_url": self.settings.blob_url or None,
+                "metrics_port": self.metrics.port if self.metrics else None,
+            },
+        )
+        return self.port
+
+    def _add_api(self, server: grpc.aio.Server) -> None:
+        """Add the vecflow API's services (every role but `worker` serves them)."""
         job_service_pb2_grpc.add_JobServiceServicer_to_server(
             JobServicer(self.jobs, self.engine, self.watcher, self.idempotency, self.write_guard),
             server,
@@ -235,33 +304,6 @@ class App:
         upsertion_task_service_pb2_grpc.add_UpsertionTaskServiceServicer_to_server(
             UpsertionTaskServicer(self.upsertion_tasks, self.idempotency), server
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            server,
-        )
-        self.port = server.add_insecure_port(self.settings.listen_address)
-        if self.port == 0:
-            raise RuntimeError(f"could not bind {self.settings.listen_address}")
-        await server.start()
-        self.server = server
-        await self.engine.start()
-        self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
-        if self.settings.warm_up:
-            self.warmer = asyncio.create_task(self._warm_up(), name="vecflow-warm-up")
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        if self.settings.metrics_address:
-            self.metrics = MetricsServer(self.settings.metrics_address)
-        log.info(
-            "serving",
-            extra={
-                "address": self.address,
-                "data_dir": str(self.settings.data_dir.resolve()),
-                "metrics_port": self.metrics.port if self.metrics else None,
-            },
-        )
-        return self.port
 
     @property
     def address(self) -> str:
@@ -276,6 +318,7 @@ class App:
             await self.server.stop(grace)
             self.server = None
         await self.engine.stop(grace)
+        await self.listener.close()
         await self.events.close()
         await self.hub.close()
         await self.write_guard.close()
@@ -289,7 +332,10 @@ class App:
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
+        self.objects.close()
         await self.db.dispose()
+        if self.sqlite_lock is not None:
+            self.sqlite_lock.release()
         log.info("stopped")
 
     async def _warm_up(self) -> None:
@@ -305,16 +351,25 @@ class App:
         log.info("warmed up", extra={"seconds": round(time.monotonic() - started, 2)})
 
     async def _sweep(self) -> None:
+        """Expire vector stores and reclaim unreferenced contents, each round on one replica at a time (a replica
+        whose round finds another's under way skips it; the next round finds what is due then)."""
         while True:
             await asyncio.sleep(self.settings.sweep_seconds)
+            if self.settings.role != "api":  # opens Milvus, and so loads the model: not on an api replica
+                try:
+                    async with locks.exclusive(self.db, "vecflow.sweep.expiry") as mine:
+                        expired = await self.indexing.expire_stores() if mine else 0
+                    if expired:
+                        log.info("expired vector stores", extra={"count": expired})
+                except Exception:
+                    log.exception("the expiry sweep failed")
             try:
-                expired = await self.indexing.expire_stores()
-                if expired:
-                    log.info("expired vector stores", extra={"count": expired})
-            except Exception:
-                log.exception("the expiry sweep failed")
-            try:
-                removed, freed = await reclaim_contents(self.db, self.blobs, self.settings.content_grace_seconds)
+                async with locks.exclusive(self.db, "vecflow.sweep.contents") as mine:
+                    removed, freed = (
+                        await reclaim_contents(self.db, self.blobs, self.settings.content_grace_seconds)
+                        if mine
+                        else (0, 0)
+                    )
                 if removed:
                     log.info("reclaimed file contents", extra={"contents": removed, "bytes": freed})
             except Exception:

@@ -130,6 +130,12 @@ def register(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     serve = sub.add_parser("serve", help="run the gRPC server (configured by VECFLOW_* variables)")
     serve.add_argument("--listen", help="host:port (default VECFLOW_LISTEN_ADDRESS or 127.0.0.1:50051)")
     serve.add_argument("--data-dir", help="data directory (default VECFLOW_DATA_DIR or ./vecflow-data)")
+    serve.add_argument(
+        "--role",
+        choices=("all", "api", "worker"),
+        help="all: API and jobs; api: the API only, no jobs; worker: jobs, and only health on the port "
+        "(default VECFLOW_ROLE or all)",
+    )
 
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
 
@@ -182,6 +188,7 @@ def run_command(args: argparse.Namespace) -> int:
     from vecflow import logs
     from vecflow.config import Settings, SettingsError
     from vecflow.errors import VecflowError
+    from vecflow.storage.locks import SingleNodeDatabase
 
     try:
         overrides: dict[str, Any] = {}
@@ -189,11 +196,13 @@ def run_command(args: argparse.Namespace) -> int:
             overrides["listen_address"] = args.listen
         if getattr(args, "data_dir", None):
             overrides["data_dir"] = args.data_dir
+        if getattr(args, "role", None):
+            overrides["role"] = args.role
         settings = Settings.from_env(**overrides)
     except SettingsError as err:
         print(f"vecflow: configuration error: {err}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.replica_id)
     try:
         if args.command == "serve":
             return asyncio.run(_serve(settings))
@@ -205,7 +214,7 @@ def run_command(args: argparse.Namespace) -> int:
 
             return asyncio.run(_with_auth(settings, run_migrate))
         return asyncio.run(_admin(settings, args))
-    except VecflowError as err:
+    except (VecflowError, SingleNodeDatabase) as err:
         print(f"vecflow: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

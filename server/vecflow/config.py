@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MIB = 1024 * 1024
 MILVUS_INDEX_CHOICES = ("auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")  # vecflow.vectors.milvus.INDEX_TYPES + auto
+ROLES = ("all", "api", "worker")  # what a replica does (VECFLOW_ROLE, `vecflow serve --role`)
+REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}")
 
 
 class SettingsError(ValueError):
     """A VECFLOW_* variable has a value the server cannot use."""
+
+
+def default_replica_id() -> str:
+    """This process's replica id when VECFLOW_REPLICA_ID is unset: `<hostname>:<pid>`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _replica_id(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if value and not REPLICA_ID.fullmatch(value):
+        raise SettingsError(
+            f"{name}={value!r} must be 1 to 64 letters, digits and . _ : @ / - (starting with a letter or digit)"
+        )
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -73,6 +91,14 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     raise SettingsError(f"{name}={raw!r} is not one of {', '.join(choices)}")
 
 
+def _blob_url(env: Mapping[str, str], name: str) -> str:
+    """Empty (the data dir) or `s3://BUCKET[/PREFIX]`."""
+    value = env.get(name, "").strip()
+    if value and (not value.startswith("s3://") or not value[len("s3://") :].split("/", 1)[0]):
+        raise SettingsError(f"{name}={value!r} must be empty (the data dir) or s3://BUCKET/PREFIX")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server can be configured with. Build it with `Settings.from_env()`."""
@@ -80,6 +106,7 @@ class Settings:
     listen_address: str = "127.0.0.1:50051"
     data_dir: Path = field(default_factory=lambda: Path("vecflow-data"))
     database_url: str = ""
+    blob_url: str = ""  # "": <data dir>/blobs and <data dir>/parsed
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_index: str = "auto"
@@ -91,6 +118,8 @@ class Settings:
     auth_cache_seconds: float = 10.0
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "INFO"
+    role: str = "all"
+    replica_id: str = ""  # empty: default_replica_id()
     workers: int = 4
     job_lease_seconds: float = 30.0
     job_poll_seconds: float = 1.0
@@ -99,6 +128,7 @@ class Settings:
     watch_heartbeat_seconds: float = 5.0
     watch_queue_size: int = 1024
     watch_write_timeout_seconds: float = 30.0
+    watch_poll_seconds: float = 2.0
     fetch_allow_hosts: tuple[str, ...] = ()
     fetch_timeout_seconds: float = 60.0
     fetch_max_redirects: int = 5
@@ -127,6 +157,10 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{db}")
         if not self.milvus_uri:
             object.__setattr__(self, "milvus_uri", str((self.data_dir / "milvus.db").resolve()))
+        if not self.replica_id:
+            object.__setattr__(self, "replica_id", default_replica_id())
+        if self.role not in ROLES:
+            raise SettingsError(f"role {self.role!r} is not one of {', '.join(ROLES)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -136,6 +170,7 @@ class Settings:
             "listen_address": _address(env, "VECFLOW_LISTEN_ADDRESS", "127.0.0.1:50051"),
             "data_dir": Path(env.get("VECFLOW_DATA_DIR") or "vecflow-data"),
             "database_url": env.get("VECFLOW_DATABASE_URL", ""),
+            "blob_url": _blob_url(env, "VECFLOW_BLOB_URL"),
             "milvus_uri": env.get("VECFLOW_MILVUS_URI", ""),
             "milvus_token": env.get("VECFLOW_MILVUS_TOKEN", ""),
             "milvus_index": _choice(env, "VECFLOW_MILVUS_INDEX", MILVUS_INDEX_CHOICES),
@@ -147,6 +182,8 @@ class Settings:
             "auth_cache_seconds": _float(env, "VECFLOW_AUTH_CACHE_SECONDS", 10.0),
             "idempotency_ttl_seconds": _int(env, "VECFLOW_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60),
             "log_level": env.get("VECFLOW_LOG_LEVEL", "INFO").upper(),
+            "role": _choice(env, "VECFLOW_ROLE", ROLES),
+            "replica_id": _replica_id(env, "VECFLOW_REPLICA_ID"),
             "workers": _int(env, "VECFLOW_WORKERS", 4, minimum=1),
             "job_lease_seconds": _float(env, "VECFLOW_JOB_LEASE_SECONDS", 30.0, minimum=0.3),
             "job_poll_seconds": _float(env, "VECFLOW_JOB_POLL_SECONDS", 1.0, minimum=0.05),
@@ -155,6 +192,7 @@ class Settings:
             "watch_heartbeat_seconds": _float(env, "VECFLOW_WATCH_HEARTBEAT_SECONDS", 5.0, minimum=0.05),
             "watch_queue_size": _int(env, "VECFLOW_WATCH_QUEUE_SIZE", 1024, minimum=8),
             "watch_write_timeout_seconds": _float(env, "VECFLOW_WATCH_WRITE_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+            "watch_poll_seconds": _float(env, "VECFLOW_WATCH_POLL_SECONDS", 2.0, minimum=0.05),
             "fetch_allow_hosts": tuple(
                 h.strip() for h in env.get("VECFLOW_FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
             ),
@@ -193,6 +231,13 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "SQLAlchemy URL; `postgresql+asyncpg://user@host/db` for PostgreSQL",
     ),
     (
+        ("VECFLOW_BLOB_URL",),
+        "`<data dir>`",
+        "where file contents and parse results live: empty for `<data dir>/blobs` and `<data dir>/parsed`, or "
+        "`s3://BUCKET/PREFIX` on any S3-compatible store, connected with the standard `AWS_*` variables (see "
+        "Object storage below)",
+    ),
+    (
         ("VECFLOW_MILVUS_URI", "VECFLOW_MILVUS_TOKEN"),
         "`<data dir>/milvus.db`",
         "milvus-lite file, or a Milvus server URI",
@@ -222,6 +267,19 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (("VECFLOW_IDEMPOTENCY_TTL_SECONDS",), "86400", "how long a `request_id` is remembered"),
     (("VECFLOW_LOG_LEVEL",), "`INFO`", "log level; logs are JSON lines on stderr"),
+    (
+        ("VECFLOW_ROLE",),
+        "`all`",
+        "what this replica does (also `vecflow serve --role`): `all` serves the API and runs jobs; `api` serves "
+        "the API and runs no jobs; `worker` runs jobs and serves only gRPC health (and metrics). Replicas of any "
+        "roles share one queue; `api` and `worker` need PostgreSQL (see Replicas below)",
+    ),
+    (
+        ("VECFLOW_REPLICA_ID",),
+        "`<hostname>:<pid>`",
+        "this replica's name in job history events (`details.replica` of claims, requeues and restarts), in "
+        "every log line (`replica`) and in the `vecflow_replica_info` metric",
+    ),
     (("VECFLOW_WORKERS",), "4", "jobs one server runs at once"),
     (
         ("VECFLOW_JOB_LEASE_SECONDS",),
@@ -249,6 +307,12 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         ("VECFLOW_WATCH_WRITE_TIMEOUT_SECONDS",),
         "30",
         "how long a watcher may leave a message unread before it is cut off",
+    ),
+    (
+        ("VECFLOW_WATCH_POLL_SECONDS",),
+        "2",
+        "on PostgreSQL, how often watched jobs are polled for events whose notification was lost (a watcher gets "
+        "those within about twice this; a dropped LISTEN connection catches up as soon as it is back)",
     ),
     (
         ("VECFLOW_FETCH_ALLOW_HOSTS",),

@@ -1,4 +1,4 @@
-"""Structured logging: one JSON object per line on stderr."""
+"""Structured logging: one JSON object per line on stderr, each naming the replica that wrote it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class JsonFormatter(logging.Formatter):
+    """A log record as one JSON object: ts, level, logger, msg, replica (when given), then the record's extras."""
+
+    def __init__(self, replica: str = "") -> None:
+        super().__init__()
+        self.replica = replica
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -18,16 +24,18 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if self.replica:
+            entry["replica"] = self.replica
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "INFO") -> None:
-    """Send vecflow's logs to stderr as JSON lines; quiet noisy libraries."""
+def configure(level: str = "INFO", replica: str = "") -> None:
+    """Send vecflow's logs to stderr as JSON lines, each with `"replica": replica`; quiet noisy libraries."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(replica))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,10 +1,16 @@
-"""Prometheus metrics, served on their own HTTP port (VECFLOW_METRICS_ADDRESS)."""
+"""Prometheus metrics, served on their own HTTP port (VECFLOW_METRICS_ADDRESS).
+
+Which replica a series comes from is the scrape target's `instance` label, added by Prometheus; the info metric
+`vecflow_replica_info{replica, role} 1` maps it to the replica id (VECFLOW_REPLICA_ID) and role, to join on
+(`... * on(instance) group_left(replica) vecflow_replica_info`). The series themselves carry no replica label:
+one more label on every series would only repeat what `instance` says, and the usual practice is an info metric.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
 GRPC_CALLS = Counter("vecflow_grpc_calls_total", "Finished gRPC calls by method and status code.", ["method", "code"])
 GRPC_LATENCY = Histogram(
@@ -19,6 +25,12 @@ EMBED_BATCHES = Counter("vecflow_embedding_batches_total", "Encode calls (batche
 EMBED_CPU = Counter(
     "vecflow_embedding_cpu_seconds_total", "CPU time the local embedding model's encoder threads spent encoding."
 )
+REPLICA = Info("vecflow_replica", "This process's replica id (VECFLOW_REPLICA_ID) and role (VECFLOW_ROLE).")
+
+
+def identify(replica: str, role: str) -> None:
+    """Say which replica, in which role, these metrics are from (`vecflow_replica_info`)."""
+    REPLICA.info({"replica": replica, "role": role})
 
 
 class MetricsServer:

@@ -93,7 +93,18 @@ async def idle_job(ctx: JobContext) -> dict[str, Any]:
     return {}
 
 
+async def ticking_job(ctx: JobContext) -> dict[str, Any]:
+    """Emits `events` progress events `interval` seconds apart, each committed before the next (none coalesced)."""
+    events: int = ctx.params.get("events", 100)
+    async with ctx.step("tick"):
+        for i in range(events):
+            await ctx.engine.emit(ctx, "tick", "progress", details={"i": i})
+            await asyncio.sleep(ctx.params.get("interval", 0.01))
+    return {"events": events}
+
+
 def register(engine: JobEngine) -> None:
     engine.register("test.steps", steps_job)
     engine.register("test.chatty", chatty_job)
     engine.register("test.idle", idle_job)
+    engine.register("test.ticks", ticking_job)

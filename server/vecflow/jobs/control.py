@@ -24,6 +24,7 @@ class JobControl:
 
     events: EventLog
     db: Database
+    replica: str
     _unstarted_cancel: dict[str, CancelHook]
     _running: dict[str, tuple[JobContext, asyncio.Task[None]]]
     _wake: asyncio.Event
@@ -93,7 +94,7 @@ class JobControl:
             r.INFO,
             job_status=r.PENDING,
             expect=[r.FAILED, r.CANCELLED],
-            details={"previous_status": job.status, "previous_error": job.error_code},
+            details={"previous_status": job.status, "previous_error": job.error_code, "replica": self.replica},
             changes={
                 "error_code": "",
                 "error_message": "",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 import uuid
 from collections import OrderedDict
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from vecflow.config import default_replica_id
 from vecflow.failures import CodedFailure
 from vecflow.ids import new_id
 from vecflow.jobs import records as r
@@ -48,17 +47,22 @@ class EngineSettings:
     poll_seconds: float = 1.0
     progress_interval: float = 0.1
     shutdown_grace_seconds: float = 10.0
+    run_jobs: bool = True  # False: claim nothing (an `api` replica); the reaper still runs
 
 
 class JobEngine(JobControl):
-    """Runs registered handlers for pending jobs in worker slots, under leases (cancel and restart: JobControl)."""
+    """Runs registered handlers for pending jobs in worker slots, under leases (cancel and restart: JobControl).
 
-    def __init__(self, log_: EventLog, settings: EngineSettings | None = None) -> None:
+    `replica_id` (VECFLOW_REPLICA_ID; default host:pid) names this replica in the history events of the jobs
+    it claims, requeues or restarts (details["replica"]); its leases are owned by `<replica id>:<random>`."""
+
+    def __init__(self, log_: EventLog, settings: EngineSettings | None = None, replica_id: str = "") -> None:
         self.events = log_
         self.db = log_.db
         self.settings = settings or EngineSettings()
         self.progress_interval = self.settings.progress_interval
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.replica = replica_id or default_replica_id()
+        self.owner = f"{self.replica}:{uuid.uuid4().hex[:8]}"
         self._handlers: dict[str, Handler] = {}
         self._unstarted_cancel: dict[str, CancelHook] = {}
         self._running: dict[str, tuple[JobContext, asyncio.Task[None]]] = {}
@@ -134,10 +138,9 @@ class JobEngine(JobControl):
 
     async def start(self) -> None:
         await self.reap_expired()
-        self._tasks = [
-            asyncio.create_task(self._dispatch(), name="vecflow-job-dispatch"),
-            asyncio.create_task(self._reaper(), name="vecflow-job-reaper"),
-        ]
+        self._tasks = [asyncio.create_task(self._reaper(), name="vecflow-job-reaper")]
+        if self.settings.run_jobs:
+            self._tasks.insert(0, asyncio.create_task(self._dispatch(), name="vecflow-job-dispatch"))
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running jobs finish within `grace`, then requeue what is left."""
@@ -216,7 +219,7 @@ class JobEngine(JobControl):
                 r.INFO,
                 job_status=r.RUNNING,
                 expect=[r.PENDING],
-                details={"attempt": attempt, "worker": self.owner},
+                details={"attempt": attempt, "worker": self.owner, "replica": self.replica},
                 changes={
                     "attempt": attempt,
                     "lease_owner": self.owner,
@@ -369,7 +372,10 @@ class JobEngine(JobControl):
                     job_status=r.CANCELLED,
                     expect=[r.RUNNING],
                     expired_before=now,
-                    details={"reason": "cancelled by request; its worker stopped before it could finish"},
+                    details={
+                        "reason": "cancelled by request; its worker stopped before it could finish",
+                        "replica": self.replica,
+                    },
                     changes={"completed_at": now, "lease_owner": "", "lease_expires_at": None},
                 )
             else:
@@ -389,6 +395,6 @@ class JobEngine(JobControl):
             expect=[r.RUNNING],
             where={"lease_owner": owner} if owner is not None else None,
             expired_before=before,
-            details={"reason": reason},
+            details={"reason": reason, "replica": self.replica},
             changes={"lease_owner": "", "lease_expires_at": None},
         )

@@ -1,9 +1,14 @@
-"""Append-only job history: every status change is an event, committed (grouped on SQLite) before it is published."""
+"""Append-only job history: every status change is an event, committed (grouped on SQLite) before it is published.
+
+On PostgreSQL each append also notifies the other replicas (storage.job_events), tagged with this event log's
+`origin` so that this process's listener (vecflow.jobs.listener) skips the events it publishes itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -13,7 +18,7 @@ from typing import Any, TypeVar
 from vecflow.jobs.hub import WatchHub
 from vecflow.jobs.records import EventRecord
 from vecflow.storage.db import AsyncSession, Connection, Database
-from vecflow.storage.job_events import append_event, oldest_event_sequence, read_events
+from vecflow.storage.job_events import append_event, latest_sequences, oldest_event_sequence, read_events
 
 log = logging.getLogger("vecflow.jobs")
 T = TypeVar("T")
@@ -34,6 +39,7 @@ class Batch:
 
     session: AsyncSession
     history_limit: int
+    origin: str = ""
     events: list[EventRecord] = field(default_factory=list)
 
     async def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
@@ -46,7 +52,9 @@ class Batch:
         """
         await self.session.flush()
         record = await self.session.run_sync(
-            lambda sync: append_event(sync.connection(), self.history_limit, job_id, step, status, **kwargs)
+            lambda sync: append_event(
+                sync.connection(), self.history_limit, job_id, step, status, origin=self.origin, **kwargs
+            )
         )
         if record is not None:
             self.events.append(record)
@@ -59,11 +67,12 @@ class SyncWrite:
 
     conn: Connection
     history_limit: int
+    origin: str = ""
     events: list[EventRecord] = field(default_factory=list)
 
     def append(self, job_id: str, step: str, status: str, **kwargs: Any) -> EventRecord | None:
         """As Batch.append, on this transaction."""
-        record = append_event(self.conn, self.history_limit, job_id, step, status, **kwargs)
+        record = append_event(self.conn, self.history_limit, job_id, step, status, origin=self.origin, **kwargs)
         if record is not None:
             self.events.append(record)
         return record
@@ -76,6 +85,7 @@ class EventLog:
         self.db = db
         self.hub = hub
         self.history_limit = history_limit
+        self.origin = uuid.uuid4().hex[:12]  # tags this process's notifications (PostgreSQL)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vecflow-eventlog")
         self._queued: list[_Queued] = []
         self._committer: asyncio.Task[None] | None = None
@@ -93,7 +103,7 @@ class EventLog:
 
                 def run_pg(sync: Any) -> T:
                     nonlocal write_pg
-                    write_pg = SyncWrite(sync.connection(), self.history_limit)
+                    write_pg = SyncWrite(sync.connection(), self.history_limit, self.origin)
                     return work(write_pg)
 
                 result = await b.session.run_sync(run_pg)
@@ -117,7 +127,7 @@ class EventLog:
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
         async with self.db.session() as session:
-            batch = Batch(session, self.history_limit)
+            batch = Batch(session, self.history_limit, self.origin)
             yield batch
         for event in batch.events:  # committed: now watchers may see them
             self.hub.publish(event)
@@ -197,3 +207,8 @@ class EventLog:
     async def oldest_sequence(self, job_id: str) -> int | None:
         async with self.db.read_session() as s:
             return await oldest_event_sequence(s, job_id)
+
+    async def latest_sequences(self, job_ids: list[str]) -> dict[str, int]:
+        """Each job's latest sequence, in one read."""
+        async with self.db.read_session() as s:
+            return await latest_sequences(s, job_ids)

@@ -4,6 +4,12 @@ Events are published once per commit and shared by every watcher of the job, so 
 one database write and no reads per event. Each watcher reads through a bounded queue; one that
 falls behind is marked overflowed (its queue is dropped) and cut off by the watch loop, so it
 never grows memory nor slows the publisher or other watchers.
+
+Events reach the hub twice on several replicas (published after a local commit, and read after another
+replica's notification: vecflow.jobs.listener), and out of order; it keeps, per watched job, the highest
+sequence its watchers are known to have (`seen`) and drops anything at or below it. That is safe: a
+watcher that subscribed before an event was offered got it (and fills gaps below it from the database),
+one that subscribed after replays it.
 """
 
 from __future__ import annotations
@@ -65,11 +71,16 @@ class WatchHub:
         self.queue_capacity = queue_capacity
         self.heartbeat_seconds = heartbeat_seconds
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._seen: dict[str, int] = {}  # per watched job: the highest sequence offered or known replayed
         self._ticker = Ticker("vecflow-watch-heartbeats", heartbeat_seconds / 4, self._beat, lambda: bool(self._subs))
 
-    def subscribe(self, job_id: str) -> Subscription:
+    def subscribe(self, job_id: str, known: int = 0) -> Subscription:
+        """Subscribe to a job's events; `known`: its latest sequence read before subscribing (the watcher
+        replays up to there, so the first watcher of a job needs nothing at or below it from the hub)."""
         sub = Subscription(job_id, self.queue_capacity)
         sub.last_activity = time.monotonic()
+        if job_id not in self._subs:
+            self._seen[job_id] = known
         self._subs[job_id].add(sub)
         self._ticker.ensure()
         return sub
@@ -88,10 +99,24 @@ class WatchHub:
             subs.discard(sub)
             if not subs:
                 del self._subs[sub.job_id]
+                del self._seen[sub.job_id]
 
     def publish(self, event: EventRecord) -> None:
-        for sub in tuple(self._subs.get(event.job_id, ())):
+        """Offer a committed event to its job's watchers, unless they have it already."""
+        subs = self._subs.get(event.job_id)
+        if not subs or event.sequence <= self._seen[event.job_id]:
+            return
+        self._seen[event.job_id] = event.sequence
+        for sub in tuple(subs):
             sub.offer(event)
+
+    def seen(self, job_id: str) -> int | None:
+        """The highest sequence of a watched job its watchers have or replay (None: nobody watches it here)."""
+        return self._seen.get(job_id)
+
+    def watched(self) -> dict[str, int]:
+        """Every job watched here, with its `seen` sequence."""
+        return dict(self._seen)
 
     def watcher_count(self, job_id: str | None = None) -> int:
         if job_id is not None:

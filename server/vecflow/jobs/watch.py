@@ -57,7 +57,7 @@ class JobWatcher:
                 "after_sequence",
                 f"is beyond the job's latest sequence {job.latest_sequence}; pass the last sequence you received",
             )
-        sub = self.hub.subscribe(job_id)
+        sub = self.hub.subscribe(job_id, known=job.latest_sequence)
         try:
             oldest = 1
             if job.latest_sequence > self.events.history_limit:  # only then can early events be gone

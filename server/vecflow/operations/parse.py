@@ -108,24 +108,25 @@ class Parse:
             raise
 
     async def _parse(self, ctx: JobContext, row: Any) -> dict[str, Any]:
-        path = self.blobs.path(row.uid)
         content_type = ctx.params.get("content_type") or row.content_type
         result_id = parse_result_id_for(ctx.job_id)
         temp = self.parsed.temp_path(result_id)
         try:
             async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
-                if not await asyncio.to_thread(path.exists):
-                    raise JobFailed(
-                        "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
-                    )
-                try:  # in a worker process, under the memory and time budget (see vecflow.pipeline.parse_worker)
-                    summary = await self.parser.parse(
-                        path, content_type, temp, preview_chars=PREVIEW_CHARS, cancelled=ctx.cancel_requested
-                    )
-                except ParseError as err:
-                    raise JobFailed(err.code, err.message) from None
-                except ParseCancelled:
-                    raise JobCancelled() from None
+                # The stored file itself on a local folder; from S3, a temp download deleted after the parse.
+                async with self.blobs.local_file(row.uid) as path:
+                    if path is None:
+                        raise JobFailed(
+                            "CONTENT_MISSING", f"the stored content of file {row.id} is missing from the blob store"
+                        )
+                    try:  # in a worker process, under the memory and time budget (vecflow.pipeline.parse_worker)
+                        summary = await self.parser.parse(
+                            path, content_type, temp, preview_chars=PREVIEW_CHARS, cancelled=ctx.cancel_requested
+                        )
+                    except ParseError as err:
+                        raise JobFailed(err.code, err.message) from None
+                    except ParseCancelled:
+                        raise JobCancelled() from None
                 step.details.update(
                     parser=summary.parser,
                     pages=summary.pages,

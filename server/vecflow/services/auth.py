@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from vecflow.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from vecflow.ids import new_id
 from vecflow.storage import auth as store
+from vecflow.storage import locks
 from vecflow.storage import models as m
-from vecflow.storage.db import Database
+from vecflow.storage.db import Database, IntegrityError
 from vecflow.storage.models import utcnow
 
 KEY_PREFIX = "vf_"
@@ -139,10 +140,33 @@ class AuthService:
             return await store.list_keys(s, project_id)
 
     async def bootstrap(self, secret: str = "") -> IssuedKey | None:
-        """On an empty database, create the default account, project and a key; else do nothing."""
-        async with self.db.read_session() as s:
-            if await store.any_account(s):
-                return None
-        account = await self.create_account("default")
-        project = await self.create_project(account.id, "default")
-        return await self.create_key(project.id, name="bootstrap", secret=secret or None)
+        """On an empty database, create the default account, project and a key; else do nothing.
+
+        One transaction, under an advisory lock on PostgreSQL: of replicas starting together on an empty
+        database exactly one creates them (the account name is unique besides, should the lock be bypassed)."""
+        secret = secret or generate_secret()
+        if len(secret) < MIN_KEY_LENGTH:
+            raise InvalidArgument.field("key", f"must be at least {MIN_KEY_LENGTH} characters")
+        try:
+            async with self.db.session() as s:
+                await locks.hold_in(s, locks.BOOTSTRAP)
+                if await store.any_account(s):
+                    return None
+                account = m.Account(id=new_id("account"), name="default")
+                project = m.Project(id=new_id("project"), account_id=account.id, name="default")
+                key = m.ApiKey(
+                    id=new_id("api_key"),
+                    account_id=account.id,
+                    project_id=project.id,
+                    name="bootstrap",
+                    prefix=secret[:10],
+                    key_hash=hash_key(secret),
+                )
+                s.add(account)
+                await s.flush()
+                s.add(project)
+                await s.flush()
+                s.add(key)
+        except IntegrityError:
+            return None  # another server bootstrapped meanwhile
+        return IssuedKey(key.id, key.account_id, key.project_id, secret)

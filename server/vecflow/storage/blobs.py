@@ -1,13 +1,14 @@
-"""Content-addressed blob store: each distinct content is kept once, under its sha256."""
+"""Content-addressed blob store: each distinct content is kept once, under its sha256.
+
+This is the interface; its backends (a local folder, S3) live in vecflow.storage.objects.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
-import shutil
-import uuid
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,107 +19,76 @@ from vecflow.errors import ResourceExhausted
 class StoredBlob:
     sha256: str
     size: int
-    path: Path
     head: bytes  # the first 64 KiB, for type detection
 
 
 HEAD_BYTES = 64 * 1024
 
 
-class BlobStore:
-    """Files under `<root>/ab/cdef…` named by sha256; writes go through a temp file and an atomic rename."""
+class UploadMeter:
+    """Hashes and counts an upload as it streams, keeps its head, and refuses it past `max_bytes`."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.head = bytearray()
 
-    def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:]
+    def add(self, chunk: bytes) -> None:
+        """Count one chunk; RESOURCE_EXHAUSTED (UPLOAD_TOO_LARGE) once the upload is past the limit."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise ResourceExhausted(
+                f"the upload exceeds the server's limit of {self.max_bytes} bytes (VECFLOW_MAX_UPLOAD_BYTES)",
+                reason="UPLOAD_TOO_LARGE",
+                metadata={"limit_bytes": str(self.max_bytes)},
+            )
+        self.digest.update(chunk)
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
 
-    def temp_path(self) -> Path:
-        return self.tmp / uuid.uuid4().hex
+    def blob(self) -> StoredBlob:
+        return StoredBlob(self.digest.hexdigest(), self.size, bytes(self.head))
 
+
+class BlobStore(ABC):
+    """Where file contents live, named by sha256. Writing the same content again refreshes its write time,
+    which is what reclaiming goes by (see `stored_before`)."""
+
+    @abstractmethod
     async def put_stream(self, chunks: AsyncIterator[bytes], max_bytes: int) -> StoredBlob:
-        """Stream chunks to disk (memory stays flat), hashing as they come; RESOURCE_EXHAUSTED past max_bytes."""
-        temp = self.temp_path()
-        digest = hashlib.sha256()
-        size = 0
-        head = bytearray()
-        handle = await asyncio.to_thread(open, temp, "wb")
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ResourceExhausted(
-                        f"the upload exceeds the server's limit of {max_bytes} bytes (VECFLOW_MAX_UPLOAD_BYTES)",
-                        reason="UPLOAD_TOO_LARGE",
-                        metadata={"limit_bytes": str(max_bytes)},
-                    )
-                digest.update(chunk)
-                if len(head) < HEAD_BYTES:
-                    head += chunk[: HEAD_BYTES - len(head)]
-                await asyncio.to_thread(handle.write, chunk)
-        except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
-            raise
-        handle.close()
-        return await self.adopt(temp, digest.hexdigest(), size, bytes(head))
+        """Stream chunks into the store (memory stays flat), hashing as they come; RESOURCE_EXHAUSTED past
+        max_bytes. Nothing of an upload that fails or is cancelled stays behind."""
 
+    @abstractmethod
+    def temp_path(self) -> Path:
+        """A fresh local file name for content written elsewhere (a URL fetch) before `adopt` stores it."""
+
+    @abstractmethod
     async def adopt(self, temp: Path, sha256: str, size: int, head: bytes | None = None) -> StoredBlob:
-        """Move a finished temp file into place (or drop it when that content is already stored)."""
+        """Store the finished local file `temp` as content `sha256` (it is gone from `temp` afterwards)."""
 
-        def move() -> bytes:
-            final = self.path(sha256)
-            if final.exists():
-                temp.unlink(missing_ok=True)
-                os.utime(final)  # written again, as far as reclaiming is concerned (see stored_before)
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, final)
-            if head is not None:
-                return head
-            with open(final, "rb") as f:
-                return f.read(HEAD_BYTES)
+    @abstractmethod
+    def local_file(self, sha256: str) -> AbstractAsyncContextManager[Path | None]:
+        """A local file with the content while inside (None when it is not stored): the stored file itself on a
+        local folder, a temporary download elsewhere, deleted on exit."""
 
-        got = await asyncio.to_thread(move)
-        return StoredBlob(sha256, size, self.path(sha256), got)
-
+    @abstractmethod
     def stored_before(self, cutoff: float) -> list[tuple[str, int]]:
         """(sha256, size) of the contents last written before `cutoff` (a time.time()), blocking."""
-        found: list[tuple[str, int]] = []
-        for shard in self.root.iterdir():
-            if len(shard.name) != 2 or not shard.is_dir():
-                continue
-            for entry in os.scandir(shard):
-                try:
-                    info = entry.stat()
-                except FileNotFoundError:
-                    continue
-                if info.st_mtime < cutoff:
-                    found.append((shard.name + entry.name, info.st_size))
-        return found
 
+    @abstractmethod
     async def delete_if_unchanged(self, sha256: str, cutoff: float) -> bool:
         """Delete the content unless it was written again since `cutoff`; whether it was deleted."""
 
-        def remove() -> bool:
-            path = self.path(sha256)
-            try:
-                if path.stat().st_mtime >= cutoff:
-                    return False
-                path.unlink()
-            except FileNotFoundError:
-                return False
-            return True
-
-        return await asyncio.to_thread(remove)
-
+    @abstractmethod
     async def delete(self, sha256: str) -> None:
-        await asyncio.to_thread(self.path(sha256).unlink, True)
+        """Delete the content (nothing when it is not stored)."""
 
-    def clear_temp(self) -> None:
-        """Remove temp files left by a crash (call at start, before serving)."""
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+    @abstractmethod
+    async def clear_temp(self) -> None:
+        """Remove what uploads interrupted by a crash left (call at start, before serving)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the store holds (connections, threads)."""

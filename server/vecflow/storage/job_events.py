@@ -1,12 +1,18 @@
-"""Job history rows: appending an event with its job's update, reading pages of events, trimming old ones."""
+"""Job history rows: appending an event with its job's update, reading pages of events, trimming old ones.
+
+On PostgreSQL each append also sends `NOTIFY vecflow_job_events, '<job_id>:<sequence>:<origin>'` in its
+transaction (delivered on commit), and `NotifyConnection` is the LISTEN side (vecflow.jobs.listener).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.storage import models as m
@@ -15,6 +21,9 @@ from vecflow.storage.jobs import JOBS
 from vecflow.storage.models import utcnow
 
 EVENTS = m.table(m.JobEvent)
+NOTIFY_CHANNEL = "vecflow_job_events"
+
+log = logging.getLogger("vecflow.jobs")
 
 
 def append_event(
@@ -31,8 +40,12 @@ def append_event(
     where: Mapping[str, Any] | None = None,
     expired_before: datetime | None = None,
     changes: dict[str, Any] | None = None,
+    origin: str = "",
 ) -> EventRecord | None:
-    """Append the next event of a job on a synchronous connection (see vecflow.jobs.eventlog.Batch.append)."""
+    """Append the next event of a job on a synchronous connection (see vecflow.jobs.eventlog.Batch.append).
+
+    On PostgreSQL the insert also notifies NOTIFY_CHANNEL with `job_id:sequence:origin` (`origin`: the
+    writing event log, so that its own listener skips what it publishes itself)."""
     now = utcnow()
     sets: dict[str, Any] = {"updated_at": now}
     if job_status is not None:
@@ -79,6 +92,9 @@ def append_event(
         marks = ", ".join("?" * len(event))
         values = tuple(details_bound if k == "details" else _bound(conn, EVENTS, k, v) for k, v in event.items())
         conn.exec_driver_sql(f"INSERT INTO job_events ({names}) VALUES ({marks})", values)
+    elif conn.dialect.name == "postgresql":  # the notification rides on the insert: no extra round trip
+        payload = f"{job_id}:{record.sequence}:{origin}"
+        conn.execute(insert(EVENTS).values(**event).returning(func.pg_notify(NOTIFY_CHANNEL, payload)))
     else:
         conn.execute(insert(EVENTS).values(**event))
     if record.sequence > history_limit:
@@ -144,3 +160,77 @@ async def read_events(
 async def oldest_event_sequence(session: AsyncSession, job_id: str) -> int | None:
     """The sequence of a job's oldest kept event (None when it has none)."""
     return await session.scalar(select(func.min(m.JobEvent.sequence)).where(m.JobEvent.job_id == job_id))
+
+
+async def latest_sequences(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, int]:
+    """The latest sequence of each of these jobs (jobs that do not exist are left out)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(job_ids), 1000):
+        stmt = select(JOBS.c.id, JOBS.c.latest_sequence).where(JOBS.c.id.in_(job_ids[start : start + 1000]))
+        found.update((row[0], int(row[1])) for row in await session.execute(stmt))
+    return found
+
+
+def parse_notification(payload: str) -> tuple[str, int, str] | None:
+    """(job_id, sequence, origin) from a NOTIFY_CHANNEL payload; None for one this version does not read."""
+    job_id, _, rest = payload.partition(":")
+    sequence, _, origin = rest.partition(":")
+    if not job_id or not sequence.isdigit():
+        return None
+    return job_id, int(sequence), origin
+
+
+class NotifyConnection:
+    """One raw asyncpg connection that LISTENs on NOTIFY_CHANNEL (PostgreSQL only).
+
+    `on_event(job_id, sequence, origin)` is called for each notification, in commit order;
+    `on_lost()` once if the connection drops (not after `close()`)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._closing = False
+
+    @classmethod
+    async def open(
+        cls, url: str, on_event: Callable[[str, int, str], None], on_lost: Callable[[], None]
+    ) -> NotifyConnection:
+        import asyncpg  # type: ignore[import-untyped]  # ships no type hints
+
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
+        listening = cls(conn)
+
+        def notified(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            parsed = parse_notification(payload)
+            if parsed is None:
+                log.warning("ignoring an unreadable job event notification", extra={"payload": payload[:200]})
+                return
+            on_event(*parsed)
+
+        def terminated(_conn: Any) -> None:
+            if not listening._closing:
+                on_lost()
+
+        conn.add_termination_listener(terminated)
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, notified)
+        except BaseException:
+            await listening.close()
+            raise
+        return listening
+
+    @property
+    def backend_pid(self) -> int:
+        """The PostgreSQL backend process of this connection (pg_stat_activity.pid)."""
+        return int(self._conn.get_server_pid())
+
+    def is_closed(self) -> bool:
+        return bool(self._conn.is_closed())
+
+    async def close(self) -> None:
+        self._closing = True
+        if not self._conn.is_closed():
+            try:
+                await self._conn.close(timeout=5)
+            except Exception:  # already broken: drop it
+                self._conn.terminate()

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
+from vecflow.storage import locks
 from vecflow.storage.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -21,9 +22,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; an older database is migrated in place."""
+    """Bring the schema up to `revision`; an older database is migrated in place.
+
+    One transaction under an advisory lock on PostgreSQL: replicas starting together migrate once, the others
+    wait for it and then find the schema current."""
 
     def run(conn: Connection) -> None:
+        locks.hold(conn, locks.MIGRATIONS)
         command.upgrade(alembic_config(conn), revision)
 
     async with db.engine.begin() as conn:

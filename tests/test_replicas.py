@@ -1,0 +1,330 @@
+"""Several replicas: who did what (replica ids in job history, logs and metrics), roles (api, worker), starting
+together on an empty PostgreSQL database, request ids and revocations across replicas, SQLite kept to one server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers.databases import POSTGRES_ENV, create_pg_database, drop_pg_database
+from helpers.server import JOB_SETTINGS, Server, start_server
+from sqlalchemy import text
+from test_cli import BOOTSTRAP_KEY, free_port, wait_serving
+from test_crash_recovery import server_env
+from vecflow.jobs.engine import JobEngine
+from vecflow.jobs.eventlog import EventLog
+from vecflow.jobs.hub import WatchHub
+from vecflow.logs import JsonFormatter
+from vecflow.services.auth import AuthService, IssuedKey
+from vecflow.storage.db import Database
+from vecflow.storage.locks import SingleNodeDatabase
+from vecflow_client.v1 import job_pb2
+from vecflow_client.v1 import job_service_pb2 as job_pb
+from vecflow_client.v1 import job_service_pb2_grpc as job_grpc
+from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
+
+KNOWN_KEY = IssuedKey("", "", "", BOOTSTRAP_KEY)  # the key VECFLOW_BOOTSTRAP_API_KEY made; only its secret is used
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database (replicas share one; SQLite is single-node)."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set: replicas need PostgreSQL (SQLite is single-node)")
+    url, name = await create_pg_database(base)
+    try:
+        yield url
+    finally:
+        await drop_pg_database(base, name)
+
+
+def serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vecflow", "serve", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def wait_up(proc: subprocess.Popen[str], address: str) -> None:
+    """Wait until the server subprocess serves; fail with its stderr if it exits first."""
+    waiting = asyncio.create_task(wait_serving(address))
+    while not waiting.done():
+        if proc.poll() is not None:
+            waiting.cancel()
+            raise AssertionError(f"the server exited with {proc.returncode}: {proc.communicate()[1][-3000:]}")
+        await asyncio.sleep(0.1)
+    await waiting
+
+
+def json_lines(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+async def get_job(address: str, job_id: str, key: str = BOOTSTRAP_KEY) -> job_pb2.Job:
+    async with grpc.aio.insecure_channel(address) as channel:
+        reply = await job_grpc.JobServiceStub(channel).GetJob(
+            job_pb.GetJobRequest(job_id=job_id), metadata=(("x-api-key", key),), timeout=10
+        )
+        return reply.job
+
+
+async def submit_from_outside(database_url: str, results: Path, **params: Any) -> str:
+    """Submit a test.steps job through the engine of this process, as another replica would."""
+    db = Database(database_url)
+    try:
+        project = (await AuthService(db).authenticate(BOOTSTRAP_KEY)).project_id
+        engine = JobEngine(EventLog(db, WatchHub()), replica_id="submitter")
+        return (await engine.submit(project, "test.steps", params={"results": str(results), **params})).id
+    finally:
+        await db.dispose()
+
+
+async def until(check: Any, what: str, attempts: int = 600, pause: float = 0.05) -> Any:
+    """Poll `check()` until it returns something truthy (bounded)."""
+    for _ in range(attempts):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(pause)
+    raise AssertionError(f"never {what}")
+
+
+def replicas_of(history: list[job_pb2.JobHistoryEvent], step: str) -> list[str]:
+    return [e.details["replica"] for e in history if e.step == step]
+
+
+# Who did what ------------------------------------------------------------------------------------------------
+
+
+async def test_claims_and_the_requeue_after_a_crash_name_their_replicas(tmp_path: Path) -> None:
+    """Replica A claims a job and is killed; replica B requeues it when the lease expires, and runs it."""
+    data = tmp_path / "data"
+    address = f"127.0.0.1:{free_port()}"
+    env = server_env(data, address, plugins=True, VECFLOW_JOB_LEASE_SECONDS="1", VECFLOW_REPLICA_ID="replica-a")
+    proc = serve(env)
+    url = f"sqlite+aiosqlite:///{data / 'vecflow.db'}"
+    b: Server | None = None
+    try:
+        await wait_up(proc, address)
+        job_id = await submit_from_outside(url, tmp_path / "results.db", items=6, batch=2, delay=0.2)
+
+        async def running() -> bool:
+            return (await get_job(address, job_id)).status == job_pb2.JOB_STATUS_RUNNING
+
+        await until(running, "claimed by replica A")
+        proc.send_signal(signal.SIGKILL)
+        _, a_log = proc.communicate(timeout=10)
+        b = await start_server(tmp_path, url, key=KNOWN_KEY, replica_id="replica-b", **JOB_SETTINGS)
+
+        async def succeeded() -> job_pb2.Job | None:
+            job = await get_job(b.address, job_id)
+            return job if job.status == job_pb2.JOB_STATUS_SUCCEEDED else None
+
+        job = await until(succeeded, "finished by replica B", attempts=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+        if b is not None:
+            await b.close()
+    history = list(job.history)
+    assert replicas_of(history, "started") == ["replica-a", "replica-b"]
+    (requeue,) = [e for e in history if e.step == "requeued"]
+    assert requeue.details["replica"] == "replica-b"  # the reaper that requeued it, not the one that crashed
+    assert "replica-a:" in requeue.details["reason"]  # whose lease expired
+    lines = json_lines(a_log)
+    assert lines and all(line["replica"] == "replica-a" for line in lines)  # every log line of replica A
+
+
+async def test_restart_events_name_the_replica_and_metrics_say_which_replica_they_are(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    srv = await start_server(
+        tmp_path, sqlite_url, replica_id="replica-m", metrics_address="127.0.0.1:0", **JOB_SETTINGS
+    )
+    try:
+        job = await srv.app.engine.submit(
+            srv.key.project_id,
+            "test.steps",
+            params={"results": str(tmp_path / "r.db"), "items": 4, "batch": 2, "fail_at": "two"},
+        )
+
+        async def failed() -> bool:
+            return (await get_job(srv.address, job.id, srv.key.secret)).status == job_pb2.JOB_STATUS_FAILED
+
+        await until(failed, "failed")
+        await srv.app.engine.restart(srv.key.project_id, job.id)
+        history = list((await get_job(srv.address, job.id, srv.key.secret)).history)
+        assert replicas_of(history, "restarted") == ["replica-m"]
+        assert replicas_of(history, "started")[0] == "replica-m"
+
+        assert srv.app.metrics is not None
+        url = f"http://127.0.0.1:{srv.app.metrics.port}/metrics"
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+        (info,) = [line for line in body.splitlines() if line.startswith("vecflow_replica_info{")]
+        assert 'replica="replica-m"' in info and 'role="all"' in info and info.endswith(" 1.0")
+    finally:
+        await srv.close()
+
+    record = logging.LogRecord("vecflow.test", logging.INFO, __file__, 1, "hello", None, None)
+    assert json.loads(JsonFormatter("replica-m").format(record))["replica"] == "replica-m"
+
+
+# Roles -------------------------------------------------------------------------------------------------------
+
+
+async def test_an_api_replica_runs_no_job_and_loads_no_model_and_a_worker_serves_only_health(
+    tmp_path: Path, pg_url: str
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    env = server_env(
+        tmp_path / "api",
+        address,
+        plugins=True,
+        VECFLOW_DATABASE_URL=pg_url,
+        VECFLOW_REPLICA_ID="replica-api",
+        VECFLOW_WARM_UP="true",  # an api replica warms nothing up all the same
+    )
+    api = serve(env, "--role", "api")
+    worker: Server | None = None
+    try:
+        await wait_up(api, address)
+        job_id = await submit_from_outside(pg_url, tmp_path / "results.db", items=4, batch=2)
+        for _ in range(15):  # the api replica's engine polls every 0.1 s, and claims nothing
+            assert (await get_job(address, job_id)).status == job_pb2.JOB_STATUS_PENDING
+            await asyncio.sleep(0.1)
+
+        worker = await start_server(
+            tmp_path / "worker", pg_url, key=KNOWN_KEY, role="worker", replica_id="replica-worker", **JOB_SETTINGS
+        )
+
+        async def succeeded() -> job_pb2.Job | None:
+            job = await get_job(address, job_id)  # read through the api replica
+            return job if job.status == job_pb2.JOB_STATUS_SUCCEEDED else None
+
+        job = await until(succeeded, "run by the worker")
+        assert replicas_of(list(job.history), "started") == ["replica-worker"]
+
+        async with grpc.aio.insecure_channel(worker.address) as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await worker.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await worker.stubs().jobs.GetJob(job_pb.GetJobRequest(job_id=job_id))
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        if worker is not None:
+            await worker.close()
+        if api.poll() is None:
+            api.send_signal(signal.SIGTERM)
+        _, api_log = api.communicate(timeout=30)
+    assert api.returncode == 0, api_log
+    lines = json_lines(api_log)
+    serving = next(line for line in lines if line["msg"] == "serving")
+    assert serving["role"] == "api" and serving["replica"] == "replica-api"
+    messages = [line["msg"] for line in lines]
+    assert not any("embedding model" in m or m == "warmed up" for m in messages), messages  # no model, no warm-up
+
+
+# Starting together -------------------------------------------------------------------------------------------
+
+
+async def test_three_replicas_started_together_migrate_and_bootstrap_once(tmp_path: Path, pg_url: str) -> None:
+    started = await asyncio.gather(
+        *(start_server(tmp_path / f"r{n}", pg_url, key=KNOWN_KEY, bootstrap_api_key=BOOTSTRAP_KEY) for n in range(3)),
+        return_exceptions=True,
+    )
+    servers = [s for s in started if isinstance(s, Server)]
+    try:
+        assert len(servers) == 3, [s for s in started if not isinstance(s, Server)]
+        assert sum(s.app.bootstrap_key is not None for s in servers) == 1
+        for srv in servers:
+            await srv.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())  # each serves the key
+        async with servers[0].app.db.read_session() as s:
+            counts = [
+                (await s.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                for table in ("accounts", "projects", "api_keys", "alembic_version")
+            ]
+        assert counts == [1, 1, 1, 1]
+    finally:
+        for srv in servers:
+            await srv.close()
+
+
+async def test_request_ids_and_revocations_hold_across_replicas(tmp_path: Path, pg_url: str) -> None:
+    a = await start_server(tmp_path / "a", pg_url, auth_cache_seconds=0.2)
+    b = await start_server(tmp_path / "b", pg_url, key=a.key, auth_cache_seconds=0.2)
+    try:
+        request = kb_pb2.CreateKnowledgeBaseRequest(name="once", request_id=str(uuid.uuid4()))
+        first = (await a.stubs().kbs.CreateKnowledgeBase(request)).knowledge_base
+        again = (await b.stubs().kbs.CreateKnowledgeBase(request)).knowledge_base
+        assert again == first
+        listed = (await b.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())).knowledge_bases
+        assert [kb.id for kb in listed] == [first.id]
+
+        tenant = await a.tenant()
+        for srv in (a, b):  # both verify (and cache) the key
+            await srv.stubs(tenant.secret).kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
+        await a.app.auth.revoke_key(tenant.key_id)
+
+        async def refused(srv: Server) -> bool:
+            try:
+                await srv.stubs(tenant.secret).kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+                return True
+            return False
+
+        assert await refused(a)  # at once where it was revoked
+        await until(lambda: refused(b), "refused on the other replica", attempts=100)  # within its cache time
+    finally:
+        await b.close()
+        await a.close()
+
+
+# SQLite is single-node ---------------------------------------------------------------------------------------
+
+
+async def test_a_second_server_on_one_sqlite_file_is_refused_with_a_clear_message(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    first = await start_server(tmp_path, sqlite_url)
+    try:
+        env = {**os.environ, "VECFLOW_DATA_DIR": str(tmp_path / "second"), "VECFLOW_DATABASE_URL": sqlite_url}
+        env |= {"VECFLOW_LISTEN_ADDRESS": f"127.0.0.1:{free_port()}", "VECFLOW_METRICS_ADDRESS": ""}
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "vecflow", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1, second.stderr
+        assert str(tmp_path / "vecflow.db") in second.stderr and f"(pid {os.getpid()})" in second.stderr
+        assert "single-node" in second.stderr and "PostgreSQL" in second.stderr and "Traceback" not in second.stderr
+        with pytest.raises(SingleNodeDatabase, match="replicas share"):
+            await start_server(tmp_path / "api", f"sqlite+aiosqlite:///{tmp_path / 'other.db'}", role="api")
+    finally:
+        await first.close()
+    again = await start_server(tmp_path, sqlite_url, key=first.key)  # stopping gave the file up
+    await again.close()
