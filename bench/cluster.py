@@ -176,9 +176,10 @@ def big_upload(database_url: str, tmp: Path, mib: int) -> tuple[float, int, int]
             "VECFLOW_EMBEDDING_ENDPOINT": endpoint,
             "VECFLOW_EMBEDDING_MODEL": "free",
             "VECFLOW_MAX_UPLOAD_BYTES": str((mib + 1) * MIB),
+            "VECFLOW_WARM_UP": "false",  # nothing else loading meanwhile: the growth is the upload's
         }
         with replica(work, "all", "all", env) as (address, pid):
-            time.sleep(1.0)
+            time.sleep(2.0)
             idle = rss(pid)
             peak = idle
             done = threading.Event()
