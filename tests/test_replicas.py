@@ -13,6 +13,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,10 @@ from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
 from vecflow.logs import JsonFormatter
+from vecflow.services import idempotency as idem
 from vecflow.services.auth import AuthService, IssuedKey
+from vecflow.storage import idempotency as idem_store
+from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.locks import SingleNodeDatabase
 from vecflow_client.v1 import job_pb2
@@ -299,6 +303,124 @@ async def test_request_ids_and_revocations_hold_across_replicas(tmp_path: Path, 
     finally:
         await b.close()
         await a.close()
+
+
+async def idempotency_rows(srv: Server) -> list[tuple[str, bytes]]:
+    async with srv.app.db.read_session() as s:
+        rows = (await s.execute(text("SELECT request_id, response FROM idempotency_records"))).all()
+    return [(r[0], bytes(r[1])) for r in rows]
+
+
+async def test_the_same_request_id_on_two_replicas_at_once_makes_one_resource(tmp_path: Path, pg_url: str) -> None:
+    a = await start_server(tmp_path / "a", pg_url)
+    b = await start_server(tmp_path / "b", pg_url, key=a.key)
+    try:
+        requests = [kb_pb2.CreateKnowledgeBaseRequest(name=f"kb-{n}", request_id=str(uuid.uuid4())) for n in range(10)]
+        calls = [srv.stubs().kbs.CreateKnowledgeBase(r) for r in requests for srv in (a, b)]  # each pair at once
+        replies = await asyncio.gather(*calls)
+        ids = [reply.knowledge_base.id for reply in replies]
+        assert all(ids[2 * n] == ids[2 * n + 1] for n in range(10)), ids
+        listed = (
+            await a.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest(page_size=100))
+        ).knowledge_bases
+        assert sorted(kb.id for kb in listed) == sorted(set(ids)) and len(listed) == 10
+        assert all(response != idem_store.PENDING for _, response in await idempotency_rows(a))
+
+        # A call that fails leaves no PENDING row: the same request retried (on the other replica) is produced.
+        taken = (
+            await a.stubs().kbs.CreateKnowledgeBase(kb_pb2.CreateKnowledgeBaseRequest(name="taken"))
+        ).knowledge_base
+        retry = kb_pb2.CreateKnowledgeBaseRequest(name="taken", request_id=str(uuid.uuid4()))
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await a.stubs().kbs.CreateKnowledgeBase(retry)
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert retry.request_id not in [rid for rid, _ in await idempotency_rows(a)]
+        await a.stubs().kbs.DeleteKnowledgeBase(kb_pb2.DeleteKnowledgeBaseRequest(kb_id=taken.id))
+        made = (await asyncio.wait_for(b.stubs().kbs.CreateKnowledgeBase(retry), 5)).knowledge_base
+        assert made.name == "taken" and made.id != taken.id
+        assert (await a.stubs().kbs.CreateKnowledgeBase(retry)).knowledge_base == made  # and now replayed
+    finally:
+        await b.close()
+        await a.close()
+
+
+async def test_a_slow_call_is_produced_once_by_services_that_share_only_the_database(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two IdempotencyServices (two replicas' worth: no shared local lock) on one database."""
+    monkeypatch.setattr(idem, "HEARTBEAT_SECONDS", 0.05)
+    srv = await start_server(tmp_path, database_url)
+    other_db = Database(database_url) if database_url.startswith("postgresql") else srv.app.db
+    services = [srv.app.idempotency, idem.IdempotencyService(other_db, 3600)]
+    project = srv.key.project_id
+    produced: list[str] = []
+    stamps: list[Any] = []
+
+    async def produce() -> bytes:
+        produced.append("x")
+        await asyncio.sleep(0.5)
+        return b"\x08\x01"
+
+    async def slow() -> bytes:  # produce, watching its PENDING row being heartbeated
+        async with srv.app.db.read_session() as s:
+            first = await idem_store.recorded_response(s, project, "slow")
+        response = await produce()
+        async with srv.app.db.read_session() as s:
+            later = await idem_store.recorded_response(s, project, "slow")
+        assert first is not None and later is not None and later.response == idem_store.PENDING
+        stamps.extend([first.created_at, later.created_at])
+        return response
+
+    try:
+        replies = await asyncio.gather(*(svc.run(project, "slow", "M", b"req", slow) for svc in services * 2))
+        assert replies == [b"\x08\x01"] * 4 and produced == ["x"]
+        assert stamps[1] > stamps[0]  # heartbeated while it ran
+
+        async def fail() -> bytes:
+            produced.append("failed")
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await services[0].run(project, "fails", "M", b"req", fail)
+        assert await asyncio.wait_for(services[1].run(project, "fails", "M", b"req", produce), 5) == b"\x08\x01"
+
+        # A PENDING row whose producer died (no heartbeat for STALE) is taken over; a fresh one is waited for.
+        async with srv.app.db.session() as s:
+            old = m.utcnow() - idem.STALE - timedelta(seconds=1)
+            s.add(
+                m.IdempotencyRecord(
+                    project_id=project,
+                    request_id="dead",
+                    method="M",
+                    request_digest=idem.digest(b"req"),
+                    response=idem_store.PENDING,
+                    created_at=old,
+                )
+            )
+            s.add(
+                m.IdempotencyRecord(
+                    project_id=project,
+                    request_id="alive",
+                    method="M",
+                    request_digest=idem.digest(b"req"),
+                    response=idem_store.PENDING,
+                    created_at=m.utcnow(),
+                )
+            )
+        assert await services[1].run(project, "dead", "M", b"req", produce) == b"\x08\x01"
+        waiting = asyncio.create_task(services[1].run(project, "alive", "M", b"req", produce))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        details = await asyncio.gather(services[0].run(project, "alive", "N", b"req", produce), return_exceptions=True)
+        assert getattr(details[0], "reason", None) == "REQUEST_ID_REUSED"  # a PENDING row is checked too
+        async with srv.app.db.session() as s:
+            await idem_store.record_response(s, project, "alive", "M", idem.digest(b"req"), b"\x08\x02")
+        assert await asyncio.wait_for(waiting, 5) == b"\x08\x02"
+        assert produced.count("x") == 3  # slow, fails' retry, dead
+    finally:
+        if other_db is not srv.app.db:
+            await other_db.dispose()
+        await srv.close()
 
 
 # SQLite is single-node ---------------------------------------------------------------------------------------
