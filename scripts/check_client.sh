@@ -81,36 +81,10 @@ if grep -qE '^    (serve|admin|migrate) ' <<<"$help" || ! grep -qE '^    kb ' <<
   exit 1
 fi
 
-# 2. A real server from the main venv. Port 0: the server prints the port it bound, so there is no race.
-: >"$tmp/server.out"
-: >"$tmp/server.err"
-(
-  cd "$tmp"
-  export VECFLOW_DATA_DIR="$tmp/data"
-  export VECFLOW_LISTEN_ADDRESS="127.0.0.1:0"
-  export VECFLOW_METRICS_ADDRESS=""
-  export VECFLOW_BOOTSTRAP_API_KEY="$test_key"
-  export VECFLOW_SHUTDOWN_GRACE_SECONDS="2"
-  exec "$server_bin" serve
-) >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-
-address=""
-deadline=$((SECONDS + start_seconds))
-while [[ -z "$address" ]]; do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    say "the server exited before it was listening"
-    show_server_log
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    say "the server was not listening after ${start_seconds} s"
-    show_server_log
-    exit 1
-  fi
-  address="$(sed -n 's/^vecflow listening on \([^ ]*:[0-9][0-9]*\)$/\1/p' "$tmp/server.out" | head -n 1)"
-  [[ -n "$address" ]] || sleep 0.2
-done
+# 2. A real server from the main venv.
+# shellcheck source=lib/test-server.sh
+source "$root/scripts/lib/test-server.sh"
+start_test_server "$server_bin"
 say "server pid $server_pid listening on $address"
 
 # 3. The client venv's `vecflow` against it; each step's output must say what it did.

@@ -62,36 +62,9 @@ trap stop_server EXIT
 trap 'say "interrupted (SIGINT); stopping the server"; exit 130' INT
 trap 'say "terminated (SIGTERM); stopping the server"; exit 143' TERM
 
-: >"$tmp/server.out"
-: >"$tmp/server.err"
-# Port 0: the OS picks a free port and the server prints the one it bound, so there is no race.
-(
-  cd "$tmp"
-  export VECFLOW_DATA_DIR="$tmp/data"
-  export VECFLOW_LISTEN_ADDRESS="127.0.0.1:0"
-  export VECFLOW_METRICS_ADDRESS=""
-  export VECFLOW_BOOTSTRAP_API_KEY="$test_key"
-  export VECFLOW_SHUTDOWN_GRACE_SECONDS="2"
-  exec "$vecflow_bin" serve
-) >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-
-address=""
-deadline=$((SECONDS + start_seconds))
-while [[ -z "$address" ]]; do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    say "the server exited before it was listening"
-    show_server_log
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    say "the server was not listening after ${start_seconds} s"
-    show_server_log
-    exit 1
-  fi
-  address="$(sed -n 's/^vecflow listening on \([^ ]*:[0-9][0-9]*\)$/\1/p' "$tmp/server.out" | head -n 1)"
-  [[ -n "$address" ]] || sleep 0.2
-done
+# shellcheck source=../../scripts/lib/test-server.sh
+source "$here/../../scripts/lib/test-server.sh"
+start_test_server "$vecflow_bin"
 say "server pid $server_pid listening on $address (data in $tmp/data)"
 
 set +e

@@ -264,7 +264,8 @@ class App:
             raise RuntimeError(f"could not bind {self.settings.listen_address}")
         await server.start()
         self.server = server
-        await self.listener.start()
+        if self.settings.role != "worker":  # a worker serves no WatchJob: nothing to feed
+            await self.listener.start()
         await self.engine.start()
         self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
         if self.settings.warm_up and self.settings.role != "api":
