@@ -9,11 +9,7 @@ import asyncio
 import gc
 import hashlib
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +19,7 @@ from typing import Any
 import boto3
 import grpc
 import pytest
+from helpers.s3 import moto_server
 from helpers.server import Server, start_server
 from test_knowledge_bases import expect_error
 from test_lifecycle import GARDEN, found_files, purge_jobs_done, store_with
@@ -39,28 +36,8 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """`moto_server` on a free loopback port, for this module."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "moto_server exited"
-                time.sleep(0.1)
-        else:
-            raise AssertionError("moto_server did not start listening")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @dataclass

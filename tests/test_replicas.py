@@ -12,7 +12,6 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from helpers.databases import POSTGRES_ENV, create_pg_database, drop_pg_database
 from helpers.server import JOB_SETTINGS, Server, start_server
 from sqlalchemy import text
 from test_cli import BOOTSTRAP_KEY, free_port, wait_serving
@@ -41,19 +39,6 @@ from vecflow_client.v1 import job_service_pb2_grpc as job_grpc
 from vecflow_client.v1 import knowledge_base_service_pb2 as kb_pb2
 
 KNOWN_KEY = IssuedKey("", "", "", BOOTSTRAP_KEY)  # the key VECFLOW_BOOTSTRAP_API_KEY made; only its secret is used
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database (replicas share one; SQLite is single-node)."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set: replicas need PostgreSQL (SQLite is single-node)")
-    url, name = await create_pg_database(base)
-    try:
-        yield url
-    finally:
-        await drop_pg_database(base, name)
 
 
 def serve(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -195,14 +180,14 @@ async def test_restart_events_name_the_replica_and_metrics_say_which_replica_the
 
 
 async def test_an_api_replica_runs_no_job_and_loads_no_model_and_a_worker_serves_only_health(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path, postgres_url: str
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
     env = server_env(
         tmp_path / "api",
         address,
         plugins=True,
-        VECFLOW_DATABASE_URL=pg_url,
+        VECFLOW_DATABASE_URL=postgres_url,
         VECFLOW_REPLICA_ID="replica-api",
         VECFLOW_WARM_UP="true",  # an api replica warms nothing up all the same
     )
@@ -210,13 +195,13 @@ async def test_an_api_replica_runs_no_job_and_loads_no_model_and_a_worker_serves
     worker: Server | None = None
     try:
         await wait_up(api, address)
-        job_id = await submit_from_outside(pg_url, tmp_path / "results.db", items=4, batch=2)
+        job_id = await submit_from_outside(postgres_url, tmp_path / "results.db", items=4, batch=2)
         for _ in range(15):  # the api replica's engine polls every 0.1 s, and claims nothing
             assert (await get_job(address, job_id)).status == job_pb2.JOB_STATUS_PENDING
             await asyncio.sleep(0.1)
 
         worker = await start_server(
-            tmp_path / "worker", pg_url, key=KNOWN_KEY, role="worker", replica_id="replica-worker", **JOB_SETTINGS
+            tmp_path / "worker", postgres_url, key=KNOWN_KEY, role="worker", replica_id="replica-worker", **JOB_SETTINGS
         )
 
         async def succeeded() -> job_pb2.Job | None:
@@ -252,9 +237,12 @@ async def test_an_api_replica_runs_no_job_and_loads_no_model_and_a_worker_serves
 # Starting together -------------------------------------------------------------------------------------------
 
 
-async def test_three_replicas_started_together_migrate_and_bootstrap_once(tmp_path: Path, pg_url: str) -> None:
+async def test_three_replicas_started_together_migrate_and_bootstrap_once(tmp_path: Path, postgres_url: str) -> None:
     started = await asyncio.gather(
-        *(start_server(tmp_path / f"r{n}", pg_url, key=KNOWN_KEY, bootstrap_api_key=BOOTSTRAP_KEY) for n in range(3)),
+        *(
+            start_server(tmp_path / f"r{n}", postgres_url, key=KNOWN_KEY, bootstrap_api_key=BOOTSTRAP_KEY)
+            for n in range(3)
+        ),
         return_exceptions=True,
     )
     servers = [s for s in started if isinstance(s, Server)]
@@ -274,9 +262,9 @@ async def test_three_replicas_started_together_migrate_and_bootstrap_once(tmp_pa
             await srv.close()
 
 
-async def test_request_ids_and_revocations_hold_across_replicas(tmp_path: Path, pg_url: str) -> None:
-    a = await start_server(tmp_path / "a", pg_url, auth_cache_seconds=0.2)
-    b = await start_server(tmp_path / "b", pg_url, key=a.key, auth_cache_seconds=0.2)
+async def test_request_ids_and_revocations_hold_across_replicas(tmp_path: Path, postgres_url: str) -> None:
+    a = await start_server(tmp_path / "a", postgres_url, auth_cache_seconds=0.2)
+    b = await start_server(tmp_path / "b", postgres_url, key=a.key, auth_cache_seconds=0.2)
     try:
         request = kb_pb2.CreateKnowledgeBaseRequest(name="once", request_id=str(uuid.uuid4()))
         first = (await a.stubs().kbs.CreateKnowledgeBase(request)).knowledge_base
@@ -311,9 +299,11 @@ async def idempotency_rows(srv: Server) -> list[tuple[str, bytes]]:
     return [(r[0], bytes(r[1])) for r in rows]
 
 
-async def test_the_same_request_id_on_two_replicas_at_once_makes_one_resource(tmp_path: Path, pg_url: str) -> None:
-    a = await start_server(tmp_path / "a", pg_url)
-    b = await start_server(tmp_path / "b", pg_url, key=a.key)
+async def test_the_same_request_id_on_two_replicas_at_once_makes_one_resource(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    a = await start_server(tmp_path / "a", postgres_url)
+    b = await start_server(tmp_path / "b", postgres_url, key=a.key)
     try:
         requests = [kb_pb2.CreateKnowledgeBaseRequest(name=f"kb-{n}", request_id=str(uuid.uuid4())) for n in range(10)]
         calls = [srv.stubs().kbs.CreateKnowledgeBase(r) for r in requests for srv in (a, b)]  # each pair at once

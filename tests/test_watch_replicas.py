@@ -4,14 +4,12 @@ reconnect and polling fallback: vecflow.jobs.listener). PostgreSQL only."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from helpers.databases import POSTGRES_ENV, create_pg_database, drop_pg_database
 from helpers.server import JOB_SETTINGS, Server, start_server
 from sqlalchemy.engine import make_url
 from vecflow_client.v1 import job_pb2
@@ -22,12 +20,10 @@ TOTAL = EVENTS + 5  # queued, started, tick started, the ticks, tick succeeded, 
 
 
 @pytest.fixture
-async def replicas(tmp_path: Path) -> AsyncIterator[tuple[Server, Server, str]]:
-    """Replica A runs jobs; replica B (no worker slots) only serves watchers. Both on one fresh database."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set: watching across replicas needs PostgreSQL (LISTEN/NOTIFY)")
-    url, name = await create_pg_database(base)
+async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[tuple[Server, Server, str]]:
+    """Replica A runs jobs; replica B (no worker slots) only serves watchers. Both on one fresh PostgreSQL database
+    (watching across replicas is LISTEN/NOTIFY)."""
+    url = postgres_url
     servers: list[Server] = []
     try:
         a = await start_server(tmp_path / "a", url, **JOB_SETTINGS)
@@ -37,7 +33,6 @@ async def replicas(tmp_path: Path) -> AsyncIterator[tuple[Server, Server, str]]:
     finally:
         for server in servers:
             await server.close()
-        await drop_pg_database(base, name)
 
 
 async def submit(server: Server, events: int = EVENTS, interval: float = 0.015) -> str:
