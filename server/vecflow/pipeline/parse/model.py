@@ -23,6 +23,16 @@ class PageSpan:
     number: int
     char_start: int
     char_end: int
+    ocr_confidence: float | None = None  # mean OCR confidence 0–1 when the page's text came from OCR, else None
+
+
+@dataclass
+class Heading:
+    """A heading at ``text[char_start:]``: `level` 1 is the top (h1, "Heading 1", ``#``, a PDF outline's root)."""
+
+    level: int
+    title: str
+    char_start: int
 
 
 @dataclass
@@ -50,6 +60,7 @@ class ParsedDocument:
     pages: list[PageSpan]
     metadata: DocumentMetadata
     tables: list[Table] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)  # in text order; the section structure of the text
 
 
 class ParseError(Exception):
