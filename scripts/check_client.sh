@@ -109,6 +109,7 @@ step() { # step PATTERN ARGS...: run `vecflow ARGS...`, require exit code 0 and 
   say "ok: vecflow $*"
 }
 
+step ': SERVING$' health # grpc.health.v1 from the client's own dependencies (the container probe)
 step '^created knowledge base kb_[0-9a-f]+  check-kb$' kb create check-kb
 step '^notes/animals\.txt	succeeded	' upload notes --kb check-kb --wait
 step '^animals\.txt	' kb ls check-kb notes

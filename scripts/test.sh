@@ -29,6 +29,8 @@ echo "== ruff"
 .venv/bin/ruff check server tests scripts bench clients/python
 echo "== mypy"
 .venv/bin/mypy
+echo "== deploy/: hadolint, Kubernetes and compose-spec schemas, consistency (offline; no image is built)"
+bash scripts/lint_deploy.sh
 if command -v node >/dev/null 2>&1; then
   echo "== Node.js consumer (clients/node) against a real server"
   bash clients/node/run-against-server.sh

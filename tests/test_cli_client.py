@@ -574,14 +574,14 @@ def test_cli_upload_folder_live_then_summary(served: ServerProcess, tmp_path: Pa
     # --replace: only what changed is parsed again; the summary counts new, replaced and unchanged files.
     (docs / "animals.txt").write_text("Octopuses changed: they now have four hearts in this version.")
     (docs / "new.txt").write_text("A file that was not there before.")
-    (docs / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    (docs / "archive.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty ZIP: a type vecflow does not parse
     redo = vecflow(served, "upload", str(docs), "--kb", "cli-docs", "--replace")
     assert redo.returncode == 0, redo.stdout + redo.stderr
     assert "2 new, 1 replaced, 3 unchanged" in redo.stderr, redo.stderr
     lines = {line.split()[1]: line for line in redo.stdout.splitlines() if line[:1] in "↑↻="}
     assert lines["handbook/animals.txt"].startswith("↻ ") and "parse job job_" in lines["handbook/animals.txt"]
     assert lines["handbook/notes/astronomy.md"].startswith("= ") and "unchanged" in lines["handbook/notes/astronomy.md"]
-    assert "not parsed: image/png is not a type vecflow parses" in lines["handbook/picture.png"]
+    assert "not parsed: application/zip is not a type vecflow parses" in lines["handbook/archive.zip"]
 
 
 def test_cli_stores_add_then_search(served: ServerProcess) -> None:

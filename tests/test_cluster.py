@@ -2,7 +2,8 @@
 process with its own (empty) data directory: milvus-lite's engine as a TCP server and moto's S3 server stand in for
 the Milvus and object-storage servers, on loopback.
 
-Replica A is an `api` replica (it serves the API and runs no job), B and C run everything. One upload goes through
+Replica A is an `api` replica (it serves the API, runs no job and never loads the model: it embeds search queries
+with an OpenAI-compatible embedding server, tests/helpers/embedding_server.py), B and C run everything. One upload goes through
 A, its parse runs on B or C, it is watched from B and read from C; a file batch whose runner is killed with SIGKILL
 midway completes on the other replica, a watcher on A sees every event once with contiguous sequences, and Milvus
 holds exactly each file's chunks; every replica finds the documents.
@@ -26,6 +27,7 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers.databases import POSTGRES_ENV, create_pg_database, drop_pg_database
+from helpers.embedding_server import ModelEndpoint, model_endpoint
 from helpers.milvus_server import free_port, milvus_lite_tcp
 from helpers.s3 import moto_server
 from helpers.server import Stubs
@@ -89,6 +91,7 @@ class Replica:
 class Cluster:
     replicas: dict[str, Replica]
     milvus_uri: str
+    embeddings: ModelEndpoint
 
     def __getitem__(self, name: str) -> Replica:
         return self.replicas[name]
@@ -122,16 +125,18 @@ def shared_services(work: Path) -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str, ModelEndpoint]]:
     work = tmp_path_factory.mktemp("cluster")
     (work / "milvus").mkdir()
-    with shared_services(work) as found:
-        yield found
+    with shared_services(work) as found, model_endpoint() as embeddings:
+        yield (*found, embeddings)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cluster(services: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
-    url, milvus_uri, endpoint = services
+async def cluster(
+    services: tuple[str, str, str, ModelEndpoint], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
+    url, milvus_uri, endpoint, embeddings = services
     work = tmp_path_factory.mktemp("replicas")
     replicas: dict[str, Replica] = {}
     for name, role in (("a", "api"), ("b", "all"), ("c", "all")):
@@ -157,13 +162,15 @@ async def cluster(services: tuple[str, str, str], tmp_path_factory: pytest.TempP
             "VECFLOW_PARSE_WORKERS": "1",
             "VECFLOW_LOG_LEVEL": "INFO",
         }
+        if role == "api":  # never loads the model: queries are embedded by the embedding server
+            env |= {"VECFLOW_EMBEDDING_ENDPOINT": embeddings.url, "VECFLOW_EMBEDDING_MODEL": embeddings.model}
         handle = log.open("wb")
         proc = subprocess.Popen([sys.executable, "-m", "vecflow", "serve"], env=env, stdout=handle, stderr=handle)
         handle.close()
         replicas[name] = Replica(name, address, proc, log)
     try:
         await asyncio.gather(*(_serving(r.address, r.proc, r.log) for r in replicas.values()))
-        yield Cluster(replicas, milvus_uri)
+        yield Cluster(replicas, milvus_uri, embeddings)
     finally:
         for replica in replicas.values():
             if replica.channel is not None:
@@ -222,9 +229,13 @@ async def test_upload_on_one_replica_watch_on_another_read_on_a_third(cluster: C
         vs_pb2.AddFilesToVectorStoreRequest(vector_store_id=store.id, file_ids=[reply.file.id])
     )
     assert (await watch(a, added.job.id))[-1].job_status == job_pb2.JOB_STATUS_SUCCEEDED
+    queries = len(cluster.embeddings.requests)
     for stubs in (a, b, c):
         hits = await search(stubs, store.id, "which animal has three hearts")
         assert hits and "three hearts" in hits[0].text
+    assert len(cluster.embeddings.requests) > queries  # A embedded its query with the embedding server
+    log = cluster["a"].log.read_text()
+    assert "embedding model" not in log and "warmed up" not in log, log[-2000:]  # and never loaded it
 
 
 async def test_a_batch_survives_the_kill_of_its_runner_and_milvus_holds_each_chunk_once(cluster: Cluster) -> None:

@@ -108,6 +108,7 @@ async def test_upsert_same_pks_keeps_one_copy_and_replaces_text(index: MilvusInd
         "char_start",
         "char_end",
         "attributes",
+        "section",
     }
     assert hits[0].fields["chunk_index"] == 2 and hits[0].fields["file_name"] == "f1.txt"
     # the old text of that pk is gone from the BM25 index too

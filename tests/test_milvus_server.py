@@ -141,6 +141,31 @@ async def test_an_index_type_the_server_refuses_fails_opening_and_auto_heals_it(
             assert index.index_type == "FLAT" and "GetVersion" in index.index_reason
 
 
+@module_loop
+async def test_an_index_type_the_engine_cannot_build_is_refused_before_serving(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="milvus-lite's engine builds only AUTOINDEX, FLAT, IVF_FLAT") as err:
+        await start_server(tmp_path / "file", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", milvus_index="HNSW")
+    assert "VECFLOW_MILVUS_INDEX=HNSW" in str(err.value)
+    (tmp_path / "tcp").mkdir()
+    with milvus_lite_tcp(tmp_path / "tcp") as uri:
+        with pytest.raises(SettingsError, match=f"the Milvus server at {uri} is milvus-lite's engine"):
+            await start_server(
+                tmp_path / "tcp", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", milvus_uri=uri, milvus_index="HNSW"
+            )
+        server = await start_server(
+            tmp_path / "ok", f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", milvus_uri=uri, milvus_index="IVF_FLAT"
+        )
+        await server.close()
+    # Nothing was refused for a server that is not there: the first call that needs Milvus says so.
+    server = await start_server(
+        tmp_path / "gone",
+        f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+        milvus_uri=f"http://127.0.0.1:{free_port()}",
+        milvus_index="HNSW",
+    )
+    await server.close()
+
+
 def test_a_bogus_index_setting_fails_at_start(tmp_path: Path) -> None:
     assert set(MILVUS_INDEX_CHOICES) == {"auto", *INDEX_TYPES}
     assert Settings.from_env(env={}).milvus_index == "auto"

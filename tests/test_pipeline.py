@@ -324,8 +324,8 @@ async def test_upload_rules(pipeline: Server) -> None:
         await upload(stubs, kb.id, "sum.txt", b"abc", sha256="0" * 64)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Unsupported types are stored and skipped, never rejected; parse=false stores as-is.
-    png = await upload(stubs, kb.id, "pixel.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
-    assert png.file.parse_state == kb_pb2.PARSE_STATE_SKIPPED and not png.HasField("parse_job")
+    mp3 = await upload(stubs, kb.id, "song.mp3", b"ID3\x04" + b"\x00" * 64)
+    assert mp3.file.parse_state == kb_pb2.PARSE_STATE_SKIPPED and not mp3.HasField("parse_job")
     raw = await upload(stubs, kb.id, "raw.txt", b"keep me", parse=False)
     assert raw.file.parse_state == kb_pb2.PARSE_STATE_SKIPPED
     # Same content twice is stored once.

@@ -19,10 +19,12 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers.embedding_server import model_endpoint
 from helpers.server import JOB_SETTINGS, Server, start_server
 from sqlalchemy import text
 from test_cli import BOOTSTRAP_KEY, free_port, wait_serving
 from test_crash_recovery import server_env
+from vecflow.config import Settings, SettingsError
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import EventLog
 from vecflow.jobs.hub import WatchHub
@@ -183,55 +185,70 @@ async def test_an_api_replica_runs_no_job_and_loads_no_model_and_a_worker_serves
     tmp_path: Path, postgres_url: str
 ) -> None:
     address = f"127.0.0.1:{free_port()}"
-    env = server_env(
-        tmp_path / "api",
-        address,
-        plugins=True,
-        VECFLOW_DATABASE_URL=postgres_url,
-        VECFLOW_REPLICA_ID="replica-api",
-        VECFLOW_WARM_UP="true",  # an api replica warms nothing up all the same
-    )
-    api = serve(env, "--role", "api")
-    worker: Server | None = None
-    try:
-        await wait_up(api, address)
-        job_id = await submit_from_outside(postgres_url, tmp_path / "results.db", items=4, batch=2)
-        for _ in range(15):  # the api replica's engine polls every 0.1 s, and claims nothing
-            assert (await get_job(address, job_id)).status == job_pb2.JOB_STATUS_PENDING
-            await asyncio.sleep(0.1)
-
-        worker = await start_server(
-            tmp_path / "worker", postgres_url, key=KNOWN_KEY, role="worker", replica_id="replica-worker", **JOB_SETTINGS
+    with model_endpoint() as embeddings:
+        env = server_env(
+            tmp_path / "api",
+            address,
+            plugins=True,
+            VECFLOW_DATABASE_URL=postgres_url,
+            VECFLOW_REPLICA_ID="replica-api",
+            VECFLOW_WARM_UP="true",  # an api replica warms nothing up all the same
+            VECFLOW_EMBEDDING_ENDPOINT=embeddings.url,  # what it would embed search queries with
+            VECFLOW_EMBEDDING_MODEL=embeddings.model,
         )
+        api = serve(env, "--role", "api")
+        worker: Server | None = None
+        try:
+            await wait_up(api, address)
+            job_id = await submit_from_outside(postgres_url, tmp_path / "results.db", items=4, batch=2)
+            for _ in range(15):  # the api replica's engine polls every 0.1 s, and claims nothing
+                assert (await get_job(address, job_id)).status == job_pb2.JOB_STATUS_PENDING
+                await asyncio.sleep(0.1)
 
-        async def succeeded() -> job_pb2.Job | None:
-            job = await get_job(address, job_id)  # read through the api replica
-            return job if job.status == job_pb2.JOB_STATUS_SUCCEEDED else None
+            worker = await start_server(
+                tmp_path / "worker",
+                postgres_url,
+                key=KNOWN_KEY,
+                role="worker",
+                replica_id="replica-worker",
+                **JOB_SETTINGS,
+            )
 
-        job = await until(succeeded, "run by the worker")
-        assert replicas_of(list(job.history), "started") == ["replica-worker"]
+            async def succeeded() -> job_pb2.Job | None:
+                job = await get_job(address, job_id)  # read through the api replica
+                return job if job.status == job_pb2.JOB_STATUS_SUCCEEDED else None
 
-        async with grpc.aio.insecure_channel(worker.address) as channel:
-            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-            assert health.status == health_pb2.HealthCheckResponse.SERVING
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await worker.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
-        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            await worker.stubs().jobs.GetJob(job_pb.GetJobRequest(job_id=job_id))
-        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    finally:
-        if worker is not None:
-            await worker.close()
-        if api.poll() is None:
-            api.send_signal(signal.SIGTERM)
-        _, api_log = api.communicate(timeout=30)
-    assert api.returncode == 0, api_log
-    lines = json_lines(api_log)
-    serving = next(line for line in lines if line["msg"] == "serving")
-    assert serving["role"] == "api" and serving["replica"] == "replica-api"
-    messages = [line["msg"] for line in lines]
-    assert not any("embedding model" in m or m == "warmed up" for m in messages), messages  # no model, no warm-up
+            job = await until(succeeded, "run by the worker")
+            assert replicas_of(list(job.history), "started") == ["replica-worker"]
+
+            async with grpc.aio.insecure_channel(worker.address) as channel:
+                health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+                assert health.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await worker.stubs().kbs.ListKnowledgeBases(kb_pb2.ListKnowledgeBasesRequest())
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await worker.stubs().jobs.GetJob(job_pb.GetJobRequest(job_id=job_id))
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        finally:
+            if worker is not None:
+                await worker.close()
+            if api.poll() is None:
+                api.send_signal(signal.SIGTERM)
+            _, api_log = api.communicate(timeout=30)
+        assert api.returncode == 0, api_log
+        lines = json_lines(api_log)
+        serving = next(line for line in lines if line["msg"] == "serving")
+        assert serving["role"] == "api" and serving["replica"] == "replica-api"
+        messages = [line["msg"] for line in lines]
+        assert not any("embedding model" in m or m == "warmed up" for m in messages), messages  # no model, no warm-up
+
+
+def test_an_api_replica_without_an_embedding_server_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="never loads the embedding model") as err:
+        Settings.from_env(env={"VECFLOW_ROLE": "api"})
+    assert "VECFLOW_EMBEDDING_ENDPOINT" in str(err.value) and "role `all`" in str(err.value)
+    assert Settings.from_env(env={"VECFLOW_ROLE": "api", "VECFLOW_EMBEDDING_ENDPOINT": "http://tei:80"}).role == "api"
 
 
 # Starting together -------------------------------------------------------------------------------------------
@@ -435,7 +452,13 @@ async def test_a_second_server_on_one_sqlite_file_is_refused_with_a_clear_messag
         assert str(tmp_path / "vecflow.db") in second.stderr and f"(pid {os.getpid()})" in second.stderr
         assert "single-node" in second.stderr and "PostgreSQL" in second.stderr and "Traceback" not in second.stderr
         with pytest.raises(SingleNodeDatabase, match="replicas share"):
-            await start_server(tmp_path / "api", f"sqlite+aiosqlite:///{tmp_path / 'other.db'}", role="api")
+            await start_server(
+                tmp_path / "api",
+                f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+                role="api",
+                embedding_endpoint="http://127.0.0.1:9",
+                embedding_model="tei",
+            )
     finally:
         await first.close()
     again = await start_server(tmp_path, sqlite_url, key=first.key)  # stopping gave the file up

@@ -53,6 +53,10 @@ async def test_every_shared_document_ends_in_the_right_state(tmp_path: Path, sql
                     )
                 ).parse_result
                 assert result.characters > 0 and result.tokens > 0 and result.pages >= 1, name
+                if entry["type"] == "pdf-scanned-no-text-layer":  # read by OCR, page by page
+                    assert result.ocr_pages == result.pages and "rapidocr" in result.parser, name
+                    words = [w for w in result.text_preview.split() if w.isalpha()]
+                    assert len(words) >= 50, f"{name}: {result.text_preview}"
                 parse_step = next(
                     e for e in job.history if e.step == "parse" and e.status == job_pb2.STEP_STATUS_SUCCEEDED
                 )

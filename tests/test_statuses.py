@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 from vecflow import statuses
-from vecflow_client.v1 import job_pb2, knowledge_base_service_pb2, upsertion_task_service_pb2, vector_store_service_pb2
+from vecflow_client.v1 import (
+    job_pb2,
+    knowledge_base_service_pb2,
+    upsertion_task_service_pb2,
+    vector_store_service_pb2,
+    webhook_service_pb2,
+)
 
 PAIRS = [
     (statuses.JobStatus, job_pb2.JobStatus, "JOB_STATUS_"),
@@ -14,6 +20,7 @@ PAIRS = [
     (statuses.VectorStoreFileStatus, vector_store_service_pb2.VectorStoreFileStatus, "VECTOR_STORE_FILE_STATUS_"),
     (statuses.FileBatchStatus, vector_store_service_pb2.FileBatchStatus, "FILE_BATCH_STATUS_"),
     (statuses.UpsertionTaskStatus, upsertion_task_service_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_"),
+    (statuses.WebhookDeliveryStatus, webhook_service_pb2.WebhookDeliveryStatus, "WEBHOOK_DELIVERY_STATUS_"),
 ]
 
 

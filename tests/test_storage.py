@@ -20,7 +20,10 @@ async def test_migrations_match_models_and_are_repeatable(database_url: str) -> 
     try:
         await migrate.upgrade(db)
         await migrate.upgrade(db)  # a second start on an up-to-date database changes nothing
-        assert await migrate.current_revision(db) == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+        assert (
+            await migrate.current_revision(db)
+            == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+        )
 
         def diff(conn: object) -> list:
             return compare_metadata(MigrationContext.configure(conn), Base.metadata)  # type: ignore[arg-type]

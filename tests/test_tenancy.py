@@ -24,6 +24,8 @@ PROJECT_SCOPED = {
     "CreateUpsertionTask",
     "ListUpsertionTasks",
     "SearchCollection",
+    "CreateWebhook",
+    "ListWebhooks",
 }
 UUID = "0b0e5f32-8a9e-4a57-9b0e-6d7a8a1c9f10"
 
@@ -86,6 +88,7 @@ async def _seed_project_a(server: Server) -> dict[str, str]:
         job_id=new_id("job"),
         batch_id=new_id("file_batch"),
         task_id="task-a",
+        webhook_id=new_id("webhook"),
     )
     async with server.app.db.session() as s:
         s.add(
@@ -113,6 +116,7 @@ async def _seed_project_a(server: Server) -> dict[str, str]:
             )
         )
         s.add(m.UpsertionTask(id="task-a", project_id=project, items_digest="0" * 64, status="failed"))
+        s.add(m.Webhook(id=ids["webhook_id"], project_id=project, url="https://8.8.8.8/", events=[], secret=""))
     return ids
 
 

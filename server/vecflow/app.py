@@ -4,7 +4,8 @@ A replica's role (VECFLOW_ROLE) decides what it runs: `all` everything; `api` th
 workers, no warm-up: the embedding model loads only when an API call needs it, such as a search embedding its
 query); `worker` the jobs, with only gRPC health on the port. Every role runs the lease reaper and the sweeps,
 each sweep round on one replica at a time; vector-store expiry, which opens Milvus and so the model, runs on
-the roles that run jobs.
+the roles that run jobs, and so does the webhook deliverer (outbox rows are written as jobs end, so every
+deployment that produces events has such a replica, and `api` replicas make no requests to customers' URLs).
 """
 
 from __future__ import annotations
@@ -28,15 +29,19 @@ from vecflow_client.v1 import (
     upsertion_task_service_pb2_grpc,
     vector_store_service_pb2,
     vector_store_service_pb2_grpc,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
 )
 
+from vecflow import __version__
 from vecflow.api.interceptors import default_interceptors
 from vecflow.api.jobs import JobServicer, WriteGuard
 from vecflow.api.knowledge_bases import KnowledgeBaseServicer
 from vecflow.api.parse import ParseServicer
 from vecflow.api.upsertion_tasks import UpsertionTaskServicer
 from vecflow.api.vector_stores import VectorStoreServicer
-from vecflow.config import Settings
+from vecflow.api.webhooks import WebhookServicer
+from vecflow.config import Settings, SettingsError
 from vecflow.jobs import plugins
 from vecflow.jobs.engine import EngineSettings, JobEngine
 from vecflow.jobs.eventlog import EventLog
@@ -68,10 +73,12 @@ from vecflow.services.parse import ParseResultService
 from vecflow.services.purge import FilePurge, reclaim_contents
 from vecflow.services.upsertion import UpsertionTaskService
 from vecflow.services.vector_stores import ChunkingLimits, VectorStoreService
+from vecflow.services.webhooks import DeliverySettings, WebhookDeliverer, WebhookService
 from vecflow.storage import locks, migrate, objects, paging
 from vecflow.storage.db import Database
 from vecflow.storage.secrets import shared_secret
-from vecflow.vectors.milvus import MilvusIndex
+from vecflow.tracing import for_replica
+from vecflow.vectors.milvus import MilvusIndex, index_setting_refusal
 
 log = logging.getLogger("vecflow.app")
 
@@ -81,6 +88,7 @@ SERVICE_NAMES = (
     parse_service_pb2.DESCRIPTOR.services_by_name["ParseService"].full_name,
     vector_store_service_pb2.DESCRIPTOR.services_by_name["VectorStoreService"].full_name,
     upsertion_task_service_pb2.DESCRIPTOR.services_by_name["UpsertionTaskService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 
 
@@ -103,6 +111,8 @@ class App:
         self.jobs = JobQueryService(self.db)
         self.hub = WatchHub(settings.watch_queue_size, settings.watch_heartbeat_seconds)
         self.events = EventLog(self.db, self.hub, settings.job_history_limit)
+        # Tracing off (no OTLP endpoint): OFF, and no OpenTelemetry module is imported.
+        self.tracing = for_replica(settings.otlp_endpoint, settings.replica_id, __version__)
         self.engine = JobEngine(
             self.events,
             EngineSettings(
@@ -113,6 +123,7 @@ class App:
                 run_jobs=settings.role != "api",
             ),
             replica_id=settings.replica_id,
+            tracing=self.tracing,
         )
         self.sqlite_lock = locks.SqliteFileLock.for_url(settings.database_url)
         self.watcher = JobWatcher(self.events, self.hub)
@@ -128,6 +139,9 @@ class App:
             limits=ParseLimits(
                 max_characters=settings.parse_max_characters,
                 max_expanded_bytes=settings.parse_max_expanded_bytes,
+                max_cells=settings.parse_max_cells,
+                max_ocr_pages=settings.ocr_max_pages,
+                max_table_pages=settings.parse_max_table_pages,
             ),
             tokenizer_json=lambda: tokenizer_json(self.embedder.tokenizer),
         )
@@ -160,6 +174,7 @@ class App:
         self.sweeper: asyncio.Task[None] | None = None
         self.warmer: asyncio.Task[None] | None = None
         self.parse_results = ParseResultService(self.db)
+        self._add_webhooks(settings)
         self.upsertion_tasks = UpsertionTaskService(
             self.db,
             self.engine,
@@ -179,6 +194,25 @@ class App:
         for operation in self.operations:
             self.engine.register(operation.name, operation.handler, on_cancel_unstarted=operation.cancelled_unstarted)
         plugins.load(self.engine, settings.job_plugins)
+
+    def _add_webhooks(self, settings: Settings) -> None:
+        """Webhook endpoints, under the URL uploads' SSRF rules (VECFLOW_FETCH_ALLOW_HOSTS), and their deliverer."""
+        delivery = DeliverySettings(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            retry_max_delay_seconds=settings.webhook_retry_max_delay_seconds,
+            retry_window_seconds=settings.webhook_retry_window_seconds,
+            poll_seconds=settings.webhook_poll_seconds,
+            concurrency=settings.webhook_concurrency,
+        )
+        policy = FetchPolicy(
+            timeout_seconds=delivery.timeout_seconds,
+            connect_timeout_seconds=min(10.0, delivery.timeout_seconds),
+            max_redirects=0,
+            allow_hosts=frozenset(settings.fetch_allow_hosts),
+        )
+        self.webhooks = WebhookService(self.db, policy, settings.webhook_max_per_project)
+        self.webhook_deliverer = WebhookDeliverer(self.db, policy, delivery, replica_id=settings.replica_id)
 
     async def _chunk_limits(self) -> ChunkingLimits:
         """The embedding model's input limit (loads the model on first use, off the event loop)."""
@@ -235,10 +269,14 @@ class App:
             raise
 
     async def _start(self) -> int:
+        s = self.settings
+        refusal = await asyncio.to_thread(index_setting_refusal, s.milvus_uri, s.milvus_token, s.milvus_index)
+        if refusal is not None:
+            raise SettingsError(refusal)
         await self.prepare_storage()
         limit = self.settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=default_interceptors(self.auth),
+            interceptors=default_interceptors(self.auth, self.tracing),
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -267,6 +305,8 @@ class App:
         if self.settings.role != "worker":  # a worker serves no WatchJob: nothing to feed
             await self.listener.start()
         await self.engine.start()
+        if self.settings.role != "api":
+            self.webhook_deliverer.start()
         self.sweeper = asyncio.create_task(self._sweep(), name="vecflow-expiry-sweeper")
         if self.settings.warm_up and self.settings.role != "api":
             self.warmer = asyncio.create_task(self._warm_up(), name="vecflow-warm-up")
@@ -305,6 +345,9 @@ class App:
         upsertion_task_service_pb2_grpc.add_UpsertionTaskServiceServicer_to_server(
             UpsertionTaskServicer(self.upsertion_tasks, self.idempotency), server
         )
+        webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
+            WebhookServicer(self.webhooks, self.idempotency), server
+        )
 
     @property
     def address(self) -> str:
@@ -319,6 +362,7 @@ class App:
             await self.server.stop(grace)
             self.server = None
         await self.engine.stop(grace)
+        await self.webhook_deliverer.stop()
         await self.listener.close()
         await self.events.close()
         await self.hub.close()
@@ -335,6 +379,8 @@ class App:
             self.metrics = None
         self.objects.close()
         await self.db.dispose()
+        if self.tracing.enabled:
+            await asyncio.to_thread(self.tracing.shutdown)  # exports what is left
         if self.sqlite_lock is not None:
             self.sqlite_lock.release()
         log.info("stopped")

@@ -214,6 +214,9 @@ def run_command(args: argparse.Namespace) -> int:
 
             return asyncio.run(_with_auth(settings, run_migrate))
         return asyncio.run(_admin(settings, args))
+    except SettingsError as err:  # one found only when serving starts (e.g. what the Milvus server builds)
+        print(f"vecflow: configuration error: {err}", file=sys.stderr)
+        return 2
     except (VecflowError, SingleNodeDatabase) as err:
         print(f"vecflow: {err}", file=sys.stderr)
         return 1

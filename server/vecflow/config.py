@@ -99,6 +99,23 @@ def _blob_url(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _otlp_endpoint(env: Mapping[str, str]) -> str:
+    """Where traces go, from the standard OpenTelemetry variables: "" when none is set or tracing is disabled."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return ""
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return ""
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+    endpoint, protocol = endpoint.strip(), protocol.strip()
+    if endpoint and protocol != "grpc":
+        raise SettingsError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: vecflow exports traces with OTLP over gRPC only; unset it "
+            "(or set grpc) and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's gRPC port (4317)"
+        )
+    return endpoint
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server can be configured with. Build it with `Settings.from_env()`."""
@@ -132,6 +149,13 @@ class Settings:
     fetch_allow_hosts: tuple[str, ...] = ()
     fetch_timeout_seconds: float = 60.0
     fetch_max_redirects: int = 5
+    webhook_max_per_project: int = 20
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_delay_seconds: float = 3600.0
+    webhook_retry_window_seconds: float = 86400.0
+    webhook_poll_seconds: float = 1.0
+    webhook_concurrency: int = 8
     embedding_model: str = ""
     embedding_endpoint: str = ""
     embedding_api_key: str = ""
@@ -149,6 +173,10 @@ class Settings:
     parse_timeout_seconds: float = 900.0
     parse_max_characters: int = 32_000_000
     parse_max_expanded_bytes: int = 256 * MIB
+    otlp_endpoint: str = ""  # where traces are exported (OTLP/gRPC); "": tracing off (vecflow.tracing)
+    parse_max_cells: int = 2_000_000
+    ocr_max_pages: int = 500
+    parse_max_table_pages: int = 300
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -161,6 +189,13 @@ class Settings:
             object.__setattr__(self, "replica_id", default_replica_id())
         if self.role not in ROLES:
             raise SettingsError(f"role {self.role!r} is not one of {', '.join(ROLES)}")
+        if self.role == "api" and not self.embedding_endpoint.strip():
+            raise SettingsError(
+                "VECFLOW_ROLE=api never loads the embedding model, so it embeds search queries with an embedding "
+                "server: set VECFLOW_EMBEDDING_ENDPOINT to the OpenAI-compatible server (Text Embeddings Inference, "
+                "vLLM, Infinity, …) that serves the workers' model, and VECFLOW_EMBEDDING_MODEL to its name there; "
+                "or run this replica with role `all`"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -198,6 +233,13 @@ class Settings:
             ),
             "fetch_timeout_seconds": _float(env, "VECFLOW_FETCH_TIMEOUT_SECONDS", 60.0, minimum=0.5),
             "fetch_max_redirects": _int(env, "VECFLOW_FETCH_MAX_REDIRECTS", 5),
+            "webhook_max_per_project": _int(env, "VECFLOW_WEBHOOK_MAX_PER_PROJECT", 20, minimum=1),
+            "webhook_timeout_seconds": _float(env, "VECFLOW_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5),
+            "webhook_retry_base_seconds": _float(env, "VECFLOW_WEBHOOK_RETRY_BASE_SECONDS", 5.0, minimum=0.05),
+            "webhook_retry_max_delay_seconds": _float(env, "VECFLOW_WEBHOOK_RETRY_MAX_DELAY_SECONDS", 3600.0, 0.05),
+            "webhook_retry_window_seconds": _float(env, "VECFLOW_WEBHOOK_RETRY_WINDOW_SECONDS", 86400.0, minimum=1.0),
+            "webhook_poll_seconds": _float(env, "VECFLOW_WEBHOOK_POLL_SECONDS", 1.0, minimum=0.05),
+            "webhook_concurrency": _int(env, "VECFLOW_WEBHOOK_CONCURRENCY", 8, minimum=1),
             "embedding_model": env.get("VECFLOW_EMBEDDING_MODEL", ""),
             "embedding_endpoint": env.get("VECFLOW_EMBEDDING_ENDPOINT", ""),
             "embedding_api_key": env.get("VECFLOW_EMBEDDING_API_KEY", ""),
@@ -215,6 +257,10 @@ class Settings:
             "parse_timeout_seconds": _float(env, "VECFLOW_PARSE_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             "parse_max_characters": _int(env, "VECFLOW_PARSE_MAX_CHARACTERS", 32_000_000, minimum=1000),
             "parse_max_expanded_bytes": _int(env, "VECFLOW_PARSE_MAX_EXPANDED_BYTES", 256 * MIB, minimum=MIB),
+            "otlp_endpoint": _otlp_endpoint(env),
+            "parse_max_cells": _int(env, "VECFLOW_PARSE_MAX_CELLS", 2_000_000, minimum=1000),
+            "ocr_max_pages": _int(env, "VECFLOW_OCR_MAX_PAGES", 500, minimum=1),
+            "parse_max_table_pages": _int(env, "VECFLOW_PARSE_MAX_TABLE_PAGES", 300, minimum=0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -271,8 +317,9 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         ("VECFLOW_ROLE",),
         "`all`",
         "what this replica does (also `vecflow serve --role`): `all` serves the API and runs jobs; `api` serves "
-        "the API and runs no jobs; `worker` runs jobs and serves only gRPC health (and metrics). Replicas of any "
-        "roles share one queue; `api` and `worker` need PostgreSQL (see Replicas below)",
+        "the API and runs no jobs and never loads the model (it needs `VECFLOW_EMBEDDING_ENDPOINT` for search "
+        "queries); `worker` runs jobs and serves only gRPC health (and metrics). Replicas of any roles share one "
+        "queue; `api` and `worker` need PostgreSQL (see Replicas below)",
     ),
     (
         ("VECFLOW_REPLICA_ID",),
@@ -324,6 +371,28 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "60 / 5",
         "URL upload limits (the size limit is `VECFLOW_MAX_UPLOAD_BYTES`)",
     ),
+    (("VECFLOW_WEBHOOK_MAX_PER_PROJECT",), "20", "webhooks one project may have (`TOO_MANY_WEBHOOKS`)"),
+    (
+        ("VECFLOW_WEBHOOK_TIMEOUT_SECONDS",),
+        "10",
+        "longest one webhook delivery attempt may take (DNS, connecting and the answer); an attempt whose replica "
+        "died is tried again after twice this",
+    ),
+    (
+        (
+            "VECFLOW_WEBHOOK_RETRY_BASE_SECONDS",
+            "VECFLOW_WEBHOOK_RETRY_MAX_DELAY_SECONDS",
+            "VECFLOW_WEBHOOK_RETRY_WINDOW_SECONDS",
+        ),
+        "5 / 3600 / 86400",
+        "webhook retries (after 408, 429, 5xx, a timeout or a failed connection): the n-th waits about base × "
+        "2^(n-1), at most the max delay, with jitter; no attempt starts later than the window after the event",
+    ),
+    (
+        ("VECFLOW_WEBHOOK_POLL_SECONDS", "VECFLOW_WEBHOOK_CONCURRENCY"),
+        "1 / 8",
+        "how often a replica that runs jobs looks for due webhook deliveries, and how many it sends at once",
+    ),
     (
         ("VECFLOW_EMBEDDING_MODEL",),
         "all-MiniLM-L6-v2 (packaged)",
@@ -374,7 +443,26 @@ SETTINGS_DOCS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         ("VECFLOW_PARSE_MAX_EXPANDED_BYTES",),
         "268435456 (256 MiB)",
-        "most bytes a DOCX may unpack to, counted as read (`DOCUMENT_TOO_LARGE`)",
+        "most bytes a DOCX, PPTX, XLSX, EPUB or ODT may unpack to, counted as read (`DOCUMENT_TOO_LARGE`)",
+    ),
+    (
+        ("VECFLOW_PARSE_MAX_CELLS",),
+        "2000000",
+        "most spreadsheet (XLSX) cells holding a value one workbook may have, counted as its rows are read "
+        "(`DOCUMENT_TOO_LARGE`)",
+    ),
+    (
+        ("VECFLOW_OCR_MAX_PAGES",),
+        "500",
+        "most pages of one document that OCR reads: image frames and PDF pages without a text layer (all pages "
+        "with `ocr` force); more is `DOCUMENT_TOO_LARGE`, before any page is read",
+    ),
+    (
+        ("VECFLOW_PARSE_MAX_TABLE_PAGES",),
+        "300",
+        "PDF pages of one document searched for ruled tables (pdfplumber; it costs more than the text, see "
+        "bench/README.md); past them the text is kept and the parser string says where the search stopped; "
+        "0 turns the search off",
     ),
 )
 

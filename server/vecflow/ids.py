@@ -17,6 +17,8 @@ PREFIXES = {
     "file_batch": "vsfb",
     "job": "job",
     "upsertion_task": "task",
+    "webhook": "wh",
+    "webhook_delivery": "msg",  # the webhook-id header, Standard Webhooks style
 }
 
 _ID_RE = re.compile(r"^[a-z]{2,5}_[0-9a-f]{32}$")

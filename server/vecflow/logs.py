@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line on stderr, each naming the replica that wrote it."""
+"""Structured logging: one JSON object per line on stderr, each naming the replica that wrote it (and, when
+tracing, the trace and span it was written in)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from vecflow import tracing
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
-    """A log record as one JSON object: ts, level, logger, msg, replica (when given), then the record's extras."""
+    """A log record as one JSON object: ts, level, logger, msg, replica (when given), trace_id and span_id (when
+    written in a span), then the record's extras."""
 
     def __init__(self, replica: str = "") -> None:
         super().__init__()
@@ -26,6 +30,9 @@ class JsonFormatter(logging.Formatter):
         }
         if self.replica:
             entry["replica"] = self.replica
+        ids = tracing.log_ids()
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

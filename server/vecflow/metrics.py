@@ -25,6 +25,11 @@ EMBED_BATCHES = Counter("vecflow_embedding_batches_total", "Encode calls (batche
 EMBED_CPU = Counter(
     "vecflow_embedding_cpu_seconds_total", "CPU time the local embedding model's encoder threads spent encoding."
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "vecflow_webhook_attempts_total",
+    "Webhook delivery attempts, by what the delivery became: succeeded, pending (retried) or failed (given up).",
+    ["outcome"],
+)
 REPLICA = Info("vecflow_replica", "This process's replica id (VECFLOW_REPLICA_ID) and role (VECFLOW_ROLE).")
 
 

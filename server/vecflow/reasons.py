@@ -18,8 +18,15 @@ REASONS: dict[str, tuple[str, str]] = {
     "INVALID_PAGE_TOKEN": ("INVALID_ARGUMENT", "a page token that was forged, altered, or issued for other filters"),
     "REQUEST_ID_REUSED": ("INVALID_ARGUMENT", "a `request_id` sent again with a different request"),
     "CHECKSUM_MISMATCH": ("INVALID_ARGUMENT", "the uploaded content does not match `metadata.sha256`"),
-    "INVALID_URL": ("INVALID_ARGUMENT", "an upload URL that is not http(s), has credentials, or cannot be parsed"),
-    "URL_NOT_ALLOWED": ("INVALID_ARGUMENT", "an upload URL (or a redirect) that reaches a non-public address"),
+    "INVALID_URL": (
+        "INVALID_ARGUMENT",
+        "an upload URL that is not http(s), has credentials, or cannot be parsed; a webhook URL that is not https "
+        "(http only for allowed hosts)",
+    ),
+    "URL_NOT_ALLOWED": (
+        "INVALID_ARGUMENT",
+        "an upload URL (or a redirect), or a webhook URL, that reaches a non-public address",
+    ),
     "INVALID_FILTER": ("INVALID_ARGUMENT", "a search filter that does not parse, or that Milvus refuses"),
     "TOO_MANY_FILES": ("INVALID_ARGUMENT", "more files in one request than `VECFLOW_MAX_BATCH_FILES`"),
     "TOO_MANY_ITEMS": ("INVALID_ARGUMENT", "more items in one upsertion task than `VECFLOW_MAX_TASK_ITEMS`"),
@@ -55,12 +62,21 @@ REASONS: dict[str, tuple[str, str]] = {
     "BATCH_ALREADY_FINISHED": ("FAILED_PRECONDITION", "CancelFileBatch of a batch that has ended"),
     "TASK_ALREADY_FINISHED": ("FAILED_PRECONDITION", "cancelling an upsertion task that has ended"),
     "TASK_NOT_RESTARTABLE": ("FAILED_PRECONDITION", "restarting an upsertion task that is not failed or canceled"),
+    "ANALYZER_MISMATCH": (
+        "FAILED_PRECONDITION",
+        "an upsertion task naming another `keyword_analyzer` than the one its collection has",
+    ),
+    "SECTIONS_UNAVAILABLE": (
+        "FAILED_PRECONDITION",
+        "a `section` filter on a store whose Milvus chunks collection was created before sections existed",
+    ),
     "FETCH_FAILED": ("FAILED_PRECONDITION", "a URL upload whose server answered with an error or could not be reached"),
     "FETCH_TIMEOUT": ("FAILED_PRECONDITION", "a URL upload slower than `VECFLOW_FETCH_TIMEOUT_SECONDS`"),
     "TOO_MANY_REDIRECTS": ("FAILED_PRECONDITION", "a URL upload past `VECFLOW_FETCH_MAX_REDIRECTS` redirects"),
     "FAILED_PRECONDITION": ("FAILED_PRECONDITION", "the resource is not in a state that allows the call"),
     "UPLOAD_TOO_LARGE": ("RESOURCE_EXHAUSTED", "an upload larger than `VECFLOW_MAX_UPLOAD_BYTES`"),
     "TOO_LARGE": ("RESOURCE_EXHAUSTED", "a URL upload whose body is larger than `VECFLOW_MAX_UPLOAD_BYTES`"),
+    "TOO_MANY_WEBHOOKS": ("RESOURCE_EXHAUSTED", "CreateWebhook past `VECFLOW_WEBHOOK_MAX_PER_PROJECT`"),
     "LIMIT_EXCEEDED": ("RESOURCE_EXHAUSTED", "another server limit"),
     "WATCHER_TOO_SLOW": (
         "ABORTED",

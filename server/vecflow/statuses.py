@@ -75,3 +75,9 @@ class UpsertionTaskStatus(StrEnum):
 
 
 TASK_TERMINAL = frozenset({UpsertionTaskStatus.DONE, UpsertionTaskStatus.FAILED, UpsertionTaskStatus.CANCELED})
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"

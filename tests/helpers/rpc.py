@@ -13,6 +13,7 @@ SERVICE_MODULES = (
     "vecflow_client.v1.parse_service_pb2",
     "vecflow_client.v1.vector_store_service_pb2",
     "vecflow_client.v1.upsertion_task_service_pb2",
+    "vecflow_client.v1.webhook_service_pb2",
 )
 
 

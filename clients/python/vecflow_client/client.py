@@ -6,8 +6,8 @@
         job = await client.wait_job(reply.parse_job.id)      # or: async for event in client.watch_job(...)
 
 Every unary call made through the stubs (`client.jobs`, `client.knowledge_bases`, `client.parse`,
-`client.vector_stores`, `client.upsertion_tasks`) gets a default deadline, is retried on UNAVAILABLE
-with exponential backoff and jitter, and — when it mutates — carries a fresh `request_id` unless the
+`client.vector_stores`, `client.upsertion_tasks`, `client.webhooks`) gets a default deadline, is retried on
+UNAVAILABLE with exponential backoff and jitter, and — when it mutates — carries a fresh `request_id` unless the
 caller set one, so that a retry is answered with the first call's result (see `RetryPolicy`).
 """
 
@@ -40,6 +40,7 @@ from vecflow_client.v1 import (
     upsertion_task_service_pb2_grpc,
     vector_store_service_pb2,
     vector_store_service_pb2_grpc,
+    webhook_service_pb2_grpc,
 )
 
 kb_pb2 = knowledge_base_service_pb2
@@ -117,6 +118,7 @@ class VecflowClient:
         self.parse = parse_service_pb2_grpc.ParseServiceStub(self.channel)
         self.vector_stores = vector_store_service_pb2_grpc.VectorStoreServiceStub(self.channel)
         self.upsertion_tasks = upsertion_task_service_pb2_grpc.UpsertionTaskServiceStub(self.channel)
+        self.webhooks = webhook_service_pb2_grpc.WebhookServiceStub(self.channel)
         self.reconnects = 0  # WatchJob streams resumed after a drop
 
     async def __aenter__(self) -> VecflowClient:

@@ -88,6 +88,7 @@ class VecflowSyncClient:
         self.parse = _SyncStub(self, self.aio.parse)
         self.vector_stores = _SyncStub(self, self.aio.vector_stores)
         self.upsertion_tasks = _SyncStub(self, self.aio.upsertion_tasks)
+        self.webhooks = _SyncStub(self, self.aio.webhooks)
 
     # Plumbing -----------------------------------------------------------------------------------
 

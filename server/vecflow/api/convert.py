@@ -129,6 +129,23 @@ BATCH_STATUS = EnumWords(vs_pb2.FileBatchStatus, "FILE_BATCH_STATUS_")
 TASK_STATUS = EnumWords(task_pb2.UpsertionTaskStatus, "UPSERTION_TASK_STATUS_")
 COLLECTION = EnumWords(task_pb2.Collection, "COLLECTION_")
 RANKING_MODE = EnumWords(common_pb2.RankingMode, "RANKING_MODE_")
+CHUNKING_MODE = EnumWords(common_pb2.ChunkingMode, "CHUNKING_MODE_")
+OCR_MODE = EnumWords(common_pb2.OcrMode, "OCR_MODE_")
+
+
+def ocr_mode_word(value: int, field: str) -> str:
+    """An OcrMode as its domain word ("auto", "off", "force"; "" for unspecified); an unknown value is
+    INVALID_ARGUMENT."""
+    if value and value not in OCR_MODE.to_word:
+        raise InvalidArgument.field(field, f"unknown OcrMode value {value}")
+    return OCR_MODE.word(value)
+
+
+def chunking_mode_word(value: int) -> str:
+    """A ChunkingStrategy's mode as its domain word ("" for unspecified); an unknown value is INVALID_ARGUMENT."""
+    if value and value not in CHUNKING_MODE.to_word:
+        raise InvalidArgument.field("chunking_strategy.mode", f"unknown value {value}")
+    return CHUNKING_MODE.word(value)
 
 
 def chunk_hit(hit: Any) -> common_pb2.SearchHit:
@@ -144,6 +161,7 @@ def chunk_hit(hit: Any) -> common_pb2.SearchHit:
             page=int(f.get("page") or 0), char_start=int(f.get("char_start") or 0), char_end=int(f.get("char_end") or 0)
         ),
         chunk_index=int(f.get("chunk_index") or 0),
+        section=str(f.get("section") or ""),
     )
 
 
@@ -233,6 +251,7 @@ def knowledge_base(row: m.KnowledgeBase) -> kb_pb2.KnowledgeBase:
         created_at=ts(row.created_at),
         updated_at=ts(row.updated_at),
         on_behalf_of=row.on_behalf_of,
+        ocr=OCR_MODE.value(row.ocr),
     )
 
 
@@ -259,9 +278,12 @@ def file(row: m.File) -> kb_pb2.File:
         parse_result_id=row.parse_result_id,
         project_id=row.project_id,
         on_behalf_of=row.on_behalf_of,
+        ocr=OCR_MODE.value(row.ocr),
     )
     if row.parse_error_code:
-        out.parse_error.CopyFrom(common_pb2.ErrorSummary(code=row.parse_error_code, message=row.parse_error_message))
+        reason = common_pb2.ErrorSummary(code=row.parse_error_code, message=row.parse_error_message)
+        # A skipped file keeps why it was not parsed in the same columns.
+        (out.parse_skipped_reason if row.parse_state == "skipped" else out.parse_error).CopyFrom(reason)
     return out
 
 
@@ -279,6 +301,7 @@ def parse_result(row: m.ParseResult) -> parse_pb2.ParseResult:
         parser=row.parser,
         created_at=ts(row.created_at),
         project_id=row.project_id,
+        ocr_pages=row.ocr_pages,
     )
 
 
@@ -296,8 +319,11 @@ def vector_store(row: m.VectorStore, counts: Mapping[str, int]) -> vs_pb2.Vector
         name=row.name,
         metadata=struct(row.metadata_),
         chunking_strategy=common_pb2.ChunkingStrategy(
-            max_chunk_size_tokens=row.max_chunk_size_tokens, chunk_overlap_tokens=row.chunk_overlap_tokens
+            max_chunk_size_tokens=row.max_chunk_size_tokens,
+            chunk_overlap_tokens=row.chunk_overlap_tokens,
+            mode=CHUNKING_MODE.value(row.chunking_mode),
         ),
+        keyword_analyzer=row.keyword_analyzer,
         expires_at=ts(row.expires_at),
         last_active_at=ts(row.last_active_at),
         created_at=ts(row.created_at),
@@ -361,4 +387,5 @@ def upsertion_task(row: m.UpsertionTask, failed: Sequence[m.UpsertionItem]) -> t
         total_items=row.total_items,
         upserted_items=row.upserted_items,
         text_field=row.text_field,
+        keyword_analyzer=row.keyword_analyzer,
     )

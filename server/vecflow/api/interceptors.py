@@ -1,4 +1,4 @@
-"""Server interceptors: request ids, logging and metrics, error mapping, authentication.
+"""Server interceptors: request ids, traces, logging and metrics, error mapping, authentication.
 
 Each interceptor wraps the method handler's behaviour, so streaming calls are
 covered for their whole life. Health and reflection (`/grpc.*`) pass through untouched.
@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 from grpc.aio import AbortError
 
-from vecflow import errors, metrics
+from vecflow import errors, metrics, tracing
 from vecflow.api import context as call
 from vecflow.api.errors import status_code, to_status
 from vecflow.pipeline.embed import EMBEDDING_BAD_RESPONSE, EmbeddingError
@@ -199,8 +199,44 @@ class RequestContextInterceptor(_Wrapping):
         given = _metadata(context).get("x-request-id", "")[:128]
         request_id = given or uuid.uuid4().hex
         call.set_state(call.CallState(method=method, request_id=request_id))
+        tracing.set_correlation_id(request_id)  # the correlation id of the jobs this call submits
         context.set_trailing_metadata((("x-request-id", request_id),))
         yield
+
+
+# Codes that are the server's failure rather than the caller's: their spans have status ERROR (OTel's gRPC rules).
+SERVER_ERRORS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+class TracingInterceptor(_Wrapping):
+    """A SERVER span for every call, continuing the caller's W3C `traceparent` (installed only when tracing)."""
+
+    def __init__(self, tracer: tracing.Tracing) -> None:
+        self.tracer = tracer
+
+    @asynccontextmanager
+    async def around(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        state = call.state()
+        span = self.tracer.rpc_span(method, _metadata(context), state.request_id if state else "")
+        try:
+            yield
+        finally:  # the inner interceptors have set the call's code (CANCELLED included) by now
+            code = state.code if state else grpc.StatusCode.UNKNOWN
+            principal = state.principal if state else None
+            project = principal.project_id if principal else ""
+            span.set({"rpc.response.status_code": code.name, "vecflow.project_id": project})
+            if code in SERVER_ERRORS:
+                span.fail(code.name, f"the call ended {code.name}")
+            span.end()
 
 
 class LoggingMetricsInterceptor(_Wrapping):
@@ -316,9 +352,16 @@ class AuthInterceptor(_Wrapping):
         yield
 
 
-def default_interceptors(auth: AuthService) -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: request id → logging/metrics → error mapping → authentication."""
-    return [RequestContextInterceptor(), LoggingMetricsInterceptor(), ErrorMappingInterceptor(), AuthInterceptor(auth)]
+def default_interceptors(auth: AuthService, tracer: tracing.Tracing = tracing.OFF) -> list[grpc.aio.ServerInterceptor]:
+    """Outermost first: request id → span (when tracing) → logging/metrics → error mapping → authentication."""
+    traced: list[grpc.aio.ServerInterceptor] = [TracingInterceptor(tracer)] if tracer.enabled else []
+    return [
+        RequestContextInterceptor(),
+        *traced,
+        LoggingMetricsInterceptor(),
+        ErrorMappingInterceptor(),
+        AuthInterceptor(auth),
+    ]
 
 
 __all__ = ["default_interceptors", "status_code"]

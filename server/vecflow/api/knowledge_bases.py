@@ -44,6 +44,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
                 description=request.description,
                 metadata=convert.from_struct(request.metadata, request.HasField("metadata")),
                 auto_parse=request.auto_parse if request.HasField("auto_parse") else True,
+                ocr=convert.ocr_mode_word(request.ocr, "ocr") or "auto",
             )
             return pb.CreateKnowledgeBaseResponse(knowledge_base=convert.knowledge_base(kb))
 
@@ -92,6 +93,7 @@ class KnowledgeBaseServicer(rpc.KnowledgeBaseServiceServicer):
             content_type=meta.content_type,
             sha256=meta.sha256,
             replace=meta.if_exists == pb.IF_EXISTS_REPLACE,
+            ocr=convert.ocr_mode_word(meta.ocr, "metadata.ocr"),
         )
         principal = call.principal()
         checked = await self.documents.check_upload(principal, spec)  # fail fast, before reading content

@@ -28,7 +28,12 @@ class ParseServicer(rpc.ParseServiceServicer):
 
     async def ParseFile(self, request: pb.ParseFileRequest, context: Ctx) -> pb.ParseFileResponse:
         async def produce() -> pb.ParseFileResponse:
-            job = await self.documents.start_parse(call.principal(), request.file_id, request.options.content_type)
+            job = await self.documents.start_parse(
+                call.principal(),
+                request.file_id,
+                request.options.content_type,
+                ocr=convert.ocr_mode_word(request.options.ocr, "options.ocr"),
+            )
             return pb.ParseFileResponse(job=convert.job(job))
 
         return await idempotent(self.idempotency, "ParseFile", request, pb.ParseFileResponse, produce)
@@ -55,6 +60,7 @@ class ParseServicer(rpc.ParseServiceServicer):
                 strategy.max_chunk_size_tokens,
                 strategy.chunk_overlap_tokens if strategy.HasField("chunk_overlap_tokens") else None,
                 request.preview_chunks,
+                convert.chunking_mode_word(strategy.mode),
             )
             return pb.ChunkParseResultResponse(job=convert.job(job))
 

@@ -65,6 +65,7 @@ class UpsertionTaskServicer(rpc.UpsertionTaskServiceServicer):
                 new_items(request),
                 collection_word(request.collection),
                 request.text_field,
+                request.keyword_analyzer,
             )
             return pb.CreateUpsertionTaskResponse(
                 upsertion_task=convert.upsertion_task(result.task, result.failed), created=result.created

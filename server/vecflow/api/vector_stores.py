@@ -40,6 +40,8 @@ class VectorStoreServicer(rpc.VectorStoreServiceServicer):
                     else None
                 ),
                 expires_after_days=request.expires_after.days if request.HasField("expires_after") else None,
+                chunking_mode=convert.chunking_mode_word(request.chunking_strategy.mode),
+                keyword_analyzer=request.keyword_analyzer,
             )
             return pb.CreateVectorStoreResponse(vector_store=convert.vector_store(store, {}))
 

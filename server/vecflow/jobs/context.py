@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 from vecflow.failures import CodedFailure
 from vecflow.jobs import records as r
 from vecflow.jobs.errors import JobCancelled
+from vecflow.tracing import Tracing
 
 T = TypeVar("T")
 
@@ -21,6 +22,7 @@ class JobHost(Protocol):
     does not depend on the engine."""
 
     progress_interval: float
+    tracing: Tracing
 
     async def emit(
         self,
@@ -60,6 +62,8 @@ class JobContext:
         self.params: dict[str, Any] = dict(job["params"] or {})
         self.state: dict[str, Any] = dict(job["state"] or {})
         self.attempt: int = job["attempt"]
+        self.correlation_id: str = job.get("correlation_id") or ""
+        self.trace_context: dict[str, str] | None = job.get("trace_context")
         self.started = time.monotonic()
         self.current_step = ""
         self.cancel_requested = asyncio.Event()
@@ -98,30 +102,42 @@ class JobContext:
 
     @asynccontextmanager
     async def step(self, name: str, **details: Any) -> AsyncIterator[Step]:
-        """A timed step: a `started` event, then `succeeded`, `failed` or `cancelled` with duration_ms."""
+        """A timed step: a `started` event, then `succeeded`, `failed` or `cancelled` with duration_ms (and,
+        when tracing, a span with the step's details as attributes)."""
         self.checkpoint()
         self.current_step = name
         step = Step(name, dict(details))
         await self.engine.emit(self, name, r.STARTED, details=dict(details), wait=False)
+        span = self.engine.tracing.step_span(name, details) if self.engine.tracing.enabled else None
         start = time.monotonic()
         try:
             yield step
         except JobCancelled:
+            if span is not None:
+                span.set({"vecflow.step.cancelled": True})
             self._cancel_flush()
             await self.engine.emit(
                 self, name, r.STEP_CANCELLED, details=step.details, duration=time.monotonic() - start
             )
             raise
         except CodedFailure as err:
+            if span is not None:
+                span.fail(err.code, err.message)
             self._cancel_flush()
             info = {**step.details, "error_code": err.code, "error_message": err.message, **err.details}
             await self.engine.emit(self, name, r.STEP_FAILED, details=info, duration=time.monotonic() - start)
             raise
         except Exception as err:
+            if span is not None:
+                span.fail("INTERNAL_ERROR", f"{type(err).__name__}: {err}")
             self._cancel_flush()
             info = {**step.details, "error_code": "INTERNAL_ERROR", "error_message": f"{type(err).__name__}: {err}"}
             await self.engine.emit(self, name, r.STEP_FAILED, details=info, duration=time.monotonic() - start)
             raise
+        finally:
+            if span is not None:
+                span.set({f"vecflow.step.{key}": value for key, value in step.details.items()})
+                span.end()
         self._cancel_flush()
         await self.engine.emit(
             self, name, r.STEP_SUCCEEDED, details=step.details, duration=time.monotonic() - start, step_done=name

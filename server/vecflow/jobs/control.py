@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
+from typing import Any
 
 from vecflow.errors import FailedPrecondition
 from vecflow.jobs import records as r
@@ -14,6 +15,7 @@ from vecflow.storage import models as m
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 from vecflow.storage.repositories import owned_job
+from vecflow.tracing import Tracing
 
 RECENTLY_ENDED = 4096  # job ids remembered as ended, for wait_finished calls that come just too late
 CancelHook = Callable[[m.Job], Awaitable[None]]
@@ -25,6 +27,7 @@ class JobControl:
     events: EventLog
     db: Database
     replica: str
+    tracing: Tracing
     _unstarted_cancel: dict[str, CancelHook]
     _running: dict[str, tuple[JobContext, asyncio.Task[None]]]
     _wake: asyncio.Event
@@ -80,7 +83,8 @@ class JobControl:
         raise FailedPrecondition(f"job {job_id} kept changing state; try again", reason="JOB_BUSY")
 
     async def restart(self, project_id: str, job_id: str) -> m.Job:
-        """Put a failed or cancelled job back to pending; finished steps stay finished."""
+        """Put a failed or cancelled job back to pending; finished steps stay finished. When tracing, its next run
+        continues the trace of the restarting call, linked to the trace it ran in before."""
         job = await self._owned(project_id, job_id)
         if job.status not in (r.FAILED, r.CANCELLED):
             raise FailedPrecondition(
@@ -88,6 +92,16 @@ class JobControl:
                 reason="JOB_NOT_RESTARTABLE",
                 metadata={"job_id": job_id, "status": job.status},
             )
+        changes: dict[str, Any] = {
+            "error_code": "",
+            "error_message": "",
+            "completed_at": None,
+            "cancel_requested": False,
+            "result": None,
+        }
+        trace_context = self.tracing.restarted(job.trace_context) if self.tracing.enabled else None
+        if trace_context is not None:
+            changes["trace_context"] = trace_context
         done = await self.events.append(
             job_id,
             "restarted",
@@ -95,13 +109,7 @@ class JobControl:
             job_status=r.PENDING,
             expect=[r.FAILED, r.CANCELLED],
             details={"previous_status": job.status, "previous_error": job.error_code, "replica": self.replica},
-            changes={
-                "error_code": "",
-                "error_message": "",
-                "completed_at": None,
-                "cancel_requested": False,
-                "result": None,
-            },
+            changes=changes,
         )
         if done is None:
             raise FailedPrecondition(f"job {job_id} changed state meanwhile; read it and retry", reason="JOB_BUSY")

@@ -30,6 +30,8 @@ from vecflow.statuses import JobStatus
 from vecflow.storage import jobs as q
 from vecflow.storage import models as m
 from vecflow.storage.models import utcnow
+from vecflow.tracing import OFF, Tracing, set_correlation_id
+from vecflow.tracing import correlation_id as current_correlation_id
 
 log = logging.getLogger("vecflow.jobs")
 
@@ -56,8 +58,15 @@ class JobEngine(JobControl):
     `replica_id` (VECFLOW_REPLICA_ID; default host:pid) names this replica in the history events of the jobs
     it claims, requeues or restarts (details["replica"]); its leases are owned by `<replica id>:<random>`."""
 
-    def __init__(self, log_: EventLog, settings: EngineSettings | None = None, replica_id: str = "") -> None:
+    def __init__(
+        self,
+        log_: EventLog,
+        settings: EngineSettings | None = None,
+        replica_id: str = "",
+        tracing: Tracing = OFF,
+    ) -> None:
         self.events = log_
+        self.tracing = tracing
         self.db = log_.db
         self.settings = settings or EngineSettings()
         self.progress_interval = self.settings.progress_interval
@@ -107,15 +116,20 @@ class JobEngine(JobControl):
         `also` runs in the same transaction, on its synchronous connection (to create the resource the
         job works on, say), so the job and its resource exist together or not at all. The whole
         transaction is one hop (EventLog.transact).
+
+        The job's correlation id defaults to that of the call (or job) submitting it; its trace context is the
+        current span's, so that its run continues the trace (vecflow.tracing).
         """
         now = utcnow()
+        job_id = job_id or new_id("job")
         job = m.Job(
-            id=job_id or new_id("job"),
+            id=job_id,
             project_id=project_id,
             operation=operation,
             status=r.PENDING,
             source_id=source_id,
-            correlation_id=correlation_id[:128],
+            correlation_id=(correlation_id or current_correlation_id())[:128],
+            trace_context=self.tracing.submitted(job_id, operation) if self.tracing.enabled else None,
             on_behalf_of=on_behalf_of,
             params=params or {},
             state={},
@@ -234,6 +248,33 @@ class JobEngine(JobControl):
         return await self.events.transact(claim)
 
     async def _run(self, ctx: JobContext) -> None:
+        set_correlation_id(ctx.correlation_id)  # for the jobs it submits (this task's context is its own)
+        if not self.tracing.enabled:
+            await self._attempt(ctx)
+            return
+        attributes = {
+            "vecflow.job.id": ctx.job_id,
+            "vecflow.job.operation": ctx.operation,
+            "vecflow.job.attempt": ctx.attempt,
+            "vecflow.job.correlation_id": ctx.correlation_id,
+            "vecflow.job.source_id": ctx.source_id,
+            "vecflow.project_id": ctx.project_id,
+        }
+        span = self.tracing.job_span(ctx.operation, ctx.trace_context, attributes)
+        try:
+            outcome = await self._attempt(ctx)
+            if outcome is None:
+                span.set({"vecflow.job.status": "requeued"})
+            else:
+                span.set({"vecflow.job.status": outcome[0]})
+                if outcome[0] == r.FAILED:
+                    span.fail(outcome[1]["code"], outcome[1]["message"])
+        finally:
+            span.end()
+
+    async def _attempt(self, ctx: JobContext) -> tuple[JobStatus, dict[str, Any]] | None:
+        """Run the handler and finish the job: its outcome, or None when this worker gave it up (lease lost,
+        or shutting down: requeued)."""
         handler = self._handlers[ctx.operation]
         renewer = asyncio.create_task(self._renew(ctx))
         outcome: tuple[JobStatus, dict[str, Any]]
@@ -250,7 +291,7 @@ class JobEngine(JobControl):
                 await self._requeue(ctx.job_id, "the server shut down before the job finished", owner=self.owner)
             else:
                 log.warning("job %s: lease lost; another worker owns it now", ctx.job_id)
-            return
+            return None
         except Exception as err:
             log.exception("job %s failed unexpectedly in step %r", ctx.job_id, ctx.current_step)
             where = f" in step {ctx.current_step!r}" if ctx.current_step else ""
@@ -262,6 +303,7 @@ class JobEngine(JobControl):
             renewer.cancel()
             ctx.close()
         await self._finish(ctx, *outcome)
+        return outcome
 
     async def _finish(self, ctx: JobContext, status: JobStatus, info: dict[str, Any]) -> None:
         duration = (time.monotonic() - ctx.started) * 1000

@@ -30,6 +30,7 @@ from typing import Any
 from vecflow.failures import CodedFailure
 from vecflow.jobs.context import JobContext
 from vecflow.jobs.engine import JobEngine
+from vecflow.operations.parse_results import headings
 from vecflow.pipeline.chunk import Chunk, chunk_text
 from vecflow.pipeline.embed import Embedder
 from vecflow.storage import models as m
@@ -248,7 +249,13 @@ class IndexRun:
                     continue
                 pages = [(p["number"], p["char_start"], p["char_end"]) for p in data.get("pages") or []]
                 chunks = chunk_text(
-                    data.get("text", ""), tokenizer, store.max_chunk_size_tokens, store.chunk_overlap_tokens, pages
+                    data.get("text", ""),
+                    tokenizer,
+                    store.max_chunk_size_tokens,
+                    store.chunk_overlap_tokens,
+                    pages,
+                    headings(data),
+                    store.chunking_mode,
                 )
                 if not chunks:
                     out.append((file_id, Failure(file_id, "NO_TEXT", "the parse result has no text to embed")))
@@ -313,6 +320,7 @@ class IndexRun:
                         "text": c.text,
                         "dense": vectors[at],
                         "attributes": work.attributes,
+                        "section": c.section,
                     }
                 )
                 at += 1
@@ -320,7 +328,7 @@ class IndexRun:
             self.touched.update(w.file_id for w, _ in piece.parts)
             # Never abandon an insert half-way: if this task is cancelled (a sibling saw the cancellation),
             # let the insert land first, so that the cleanup deletes it too.
-            insert = asyncio.ensure_future(self.index.upsert_chunks(rows))
+            insert = asyncio.ensure_future(self.index.upsert_chunks(rows, analyzer=store.keyword_analyzer))
             try:
                 await asyncio.shield(insert)
             except asyncio.CancelledError:
@@ -370,7 +378,7 @@ class IndexRun:
             self.outcome[work.file_id] = "completed"
         # Searches see only the live generation, so the old chunks are already out of sight; a crash before
         # this leaves them unseen until the file is re-added, removed or deleted.
-        await self.index.delete_chunks(self.ctx.project_id, store_id, replaced)
+        await self.index.delete_chunks(self.ctx.project_id, store_id, replaced, analyzer=self.store.keyword_analyzer)
 
     async def _drop_unfinished(self) -> None:
         """Delete the chunks this generation wrote for files that did not complete (failed, cancelled, crashed);
@@ -379,4 +387,4 @@ class IndexRun:
         pks = [
             chunk_pk(self.store.id, f, self.ctx.job_id, i) for f in unfinished for i in range(self.planned.get(f, 0))
         ]
-        await self.index.delete_chunks(self.ctx.project_id, self.store.id, pks)
+        await self.index.delete_chunks(self.ctx.project_id, self.store.id, pks, analyzer=self.store.keyword_analyzer)

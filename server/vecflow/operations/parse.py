@@ -20,6 +20,7 @@ from vecflow.pipeline.embed import Embedder
 from vecflow.pipeline.parse import ParseError
 from vecflow.pipeline.parse_worker import ParseCancelled, ParsePool
 from vecflow.storage import models as m
+from vecflow.storage import webhooks
 from vecflow.storage.blobs import BlobStore
 from vecflow.storage.db import Database
 from vecflow.storage.files import file_to_parse, mark_parsed
@@ -109,10 +110,22 @@ class Parse:
 
     async def _parse(self, ctx: JobContext, row: Any) -> dict[str, Any]:
         content_type = ctx.params.get("content_type") or row.content_type
+        # ParseFile's setting, else the upload's, else the knowledge base's.
+        ocr = ctx.params.get("ocr") or row.ocr or row.kb_ocr or "auto"
         result_id = parse_result_id_for(ctx.job_id)
         temp = self.parsed.temp_path(result_id)
         try:
-            async with ctx.step("parse", content_type=content_type, bytes=row.content_length) as step:
+            async with ctx.step("parse", content_type=content_type, bytes=row.content_length, ocr=ocr) as step:
+
+                async def page_read(message: dict[str, Any]) -> None:  # one progress event per OCR'd page at most
+                    await ctx.progress(
+                        step="parse",
+                        ocr_page=message["page"],
+                        ocr_pages_done=message["done"],
+                        ocr_pages_total=message["total"],
+                        ocr_confidence=message["confidence"],
+                    )
+
                 # The stored file itself on a local folder; from S3, a temp download deleted after the parse.
                 async with self.blobs.local_file(row.uid) as path:
                     if path is None:
@@ -121,7 +134,13 @@ class Parse:
                         )
                     try:  # in a worker process, under the memory and time budget (vecflow.pipeline.parse_worker)
                         summary = await self.parser.parse(
-                            path, content_type, temp, preview_chars=PREVIEW_CHARS, cancelled=ctx.cancel_requested
+                            path,
+                            content_type,
+                            temp,
+                            preview_chars=PREVIEW_CHARS,
+                            cancelled=ctx.cancel_requested,
+                            ocr=ocr,
+                            on_progress=page_read,
                         )
                     except ParseError as err:
                         raise JobFailed(err.code, err.message) from None
@@ -136,6 +155,8 @@ class Parse:
                     model=self.embedder.name,
                     tokenize_ms=summary.tokenize_ms,
                     peak_rss_bytes=summary.peak_rss_bytes,
+                    ocr_pages=summary.ocr_pages,
+                    ocr_confidence=summary.ocr_confidence,
                 )
             async with ctx.step("store") as step:
                 size = await self.parsed.adopt(result_id, temp)
@@ -149,6 +170,7 @@ class Parse:
                     "characters": summary.characters,
                     "tokens": summary.tokens,
                     "text_preview": summary.text_preview,
+                    "ocr_pages": summary.ocr_pages,
                 }
 
                 def record(write: SyncWrite) -> None:  # one hop: this runs for every document ingested
@@ -156,6 +178,7 @@ class Parse:
                     if not mark_parsed(write.conn, row.id, result_id, now):
                         raise JobFailed("FILE_NOT_FOUND", f"file {row.id} was deleted while it was parsed")
                     record_result(write.conn, result_id, values, now)
+                    webhooks.file_parsed(write.conn, ctx.project_id, row.id, result_id, ctx.job_id, now)
 
                 try:
                     await self.engine.events.transact(record)

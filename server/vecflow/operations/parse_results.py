@@ -20,3 +20,14 @@ async def load(ctx: JobContext, db: Database, parsed: ParsedStore) -> tuple[m.Pa
     if row is None or data is None or row.project_id != ctx.project_id:
         raise JobFailed("PARSE_RESULT_NOT_FOUND", f"parse result {pr_id} no longer exists; parse the file again")
     return row, data
+
+
+def headings(data: dict[str, Any]) -> list[tuple[int, str, int]]:
+    """(level, title, char_start) of a stored parse result's headings (none for results parsed before headings)."""
+    out = []
+    for heading in data.get("headings") or []:
+        try:
+            out.append((int(heading["level"]), str(heading["title"]), int(heading["char_start"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -30,8 +30,8 @@ class PurgeFiles:
         if by_store:
             async with ctx.step("remove_chunks", vector_stores=len(by_store), files=sum(map(len, by_store.values()))):
                 index = await self.index()
-                for vs_id, file_ids in sorted(by_store.items()):
-                    await index.delete_files(ctx.project_id, vs_id, file_ids)
+                for vs_id, file_ids in sorted(by_store.items()):  # whatever the store's analyzer: every collection
+                    await index.delete_files(ctx.project_id, vs_id, file_ids, analyzer=None)
         results = ctx.params.get("parse_results", [])
         if results:
             async with ctx.step("remove_parse_results", parse_results=len(results)):

@@ -154,7 +154,9 @@ class UpsertItems:
                 step.details["truncated"] = await ctx.to_thread(self._truncated, texts)
             async with ctx.step("upsert", **label, collection=task.collection) as step:
                 collection = cast(ItemCollection, task.collection)  # checked when the task was created
-                landed, failed = await self._upsert(index, collection, ctx.project_id, rows, texts, vectors)
+                landed, failed = await self._upsert(
+                    index, collection, ctx.project_id, rows, texts, vectors, analyzer=task.keyword_analyzer
+                )
                 upserted = await self._mark(ctx.project_id, task.id, landed, failed)
                 landed_now += len(landed)
                 step.details.update(
@@ -222,6 +224,8 @@ class UpsertItems:
         rows: Sequence[m.UpsertionItem],
         texts: Sequence[str],
         vectors: Sequence[Sequence[float]],
+        *,
+        analyzer: str,
     ) -> tuple[list[str], list[tuple[str, str, str]]]:
         """Upsert one batch; returns the landed object_ids and (object_id, code, reason) of refused rows."""
         records: list[dict[str, Any]] = [
@@ -237,7 +241,7 @@ class UpsertItems:
             for r, text, vec in zip(rows, texts, vectors, strict=True)
         ]
         try:
-            await index.upsert_items(collection, records)
+            await index.upsert_items(collection, records, analyzer=analyzer)
             return [r.object_id for r in rows], []
         except VectorIndexError as err:
             if err.reason != "INVALID_ARGUMENT":
@@ -248,7 +252,7 @@ class UpsertItems:
         failed: list[tuple[str, str, str]] = []
         for record in records:  # one bad row must not keep the others out
             try:
-                await index.upsert_items(collection, [record])
+                await index.upsert_items(collection, [record], analyzer=analyzer)
                 landed.append(record["object_id"])
             except VectorIndexError as err:
                 if err.reason != "INVALID_ARGUMENT":

@@ -52,7 +52,7 @@ class IndexFiles:
         # Files finished in an earlier attempt are "completed" in the database: skip them.
         async with db.read_session() as s:
             finished = await store_files.settled_among(s, vs_id, file_ids)
-        await self._skip_unchanged(ctx, index, vs_id)
+        await self._skip_unchanged(ctx, index, store)
         run = IndexRun(self.tools, ctx, index, store, len(file_ids))
         try:
             await run.run([f for f in file_ids if f not in finished])
@@ -87,7 +87,7 @@ class IndexFiles:
         await self.settled(ctx.params, "completed")
         return summary
 
-    async def _skip_unchanged(self, ctx: JobContext, index: MilvusIndex, vs_id: str) -> None:
+    async def _skip_unchanged(self, ctx: JobContext, index: MilvusIndex, store: m.VectorStore) -> None:
         """Files already indexed from the same parse result keep their chunks: a `skip` step, which rewrites the
         chunks' attributes where those changed."""
         unchanged = ctx.params.get("unchanged", [])
@@ -97,7 +97,10 @@ class IndexFiles:
             step.details["reason"] = "already indexed from the same parse result with this store's chunking"
             relabelled = ctx.params.get("relabelled", [])
             if relabelled:
+                vs_id, analyzer = store.id, store.keyword_analyzer
                 attributes = await store_files.file_attributes(self.tools.db, vs_id, relabelled)
                 for file_id in relabelled:  # the chunks keep their vectors; only their attributes change
-                    await index.set_file_attributes(ctx.project_id, vs_id, file_id, attributes.get(file_id))
+                    await index.set_file_attributes(
+                        ctx.project_id, vs_id, file_id, attributes.get(file_id), analyzer=analyzer
+                    )
                 step.details["attributes_updated"] = len(relabelled)

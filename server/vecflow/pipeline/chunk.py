@@ -8,7 +8,26 @@ few tokens when that would be inside a word, so no chunk starts mid-word). Each 
 original string, so `text[chunk.char_start:chunk.char_end] == chunk.text` always holds.
 
 Long texts are tokenised in blocks of about 32 KiB cut at whitespace (the Rust tokenizer encodes the blocks in
-parallel), so a 10 MB text takes seconds. The result depends only on the text, the tokenizer and the sizes.
+parallel), so a 10 MB text takes seconds. The result depends only on the text, the tokenizer, the sizes, the
+headings and the mode.
+
+Sections
+--------
+`headings` (level, title, char_start), as parsers record them, make the text's section tree: a heading opens a
+section that runs to the next heading of the same or a higher level (a smaller number). Every chunk carries the
+path of the section in which its text *starts*, its titles joined by " › " ("2 Basic Elements › 2.1 Numbers"; ""
+before the first heading); a bare heading at the chunk's start (one directly followed by the next heading, as
+"2 Basic Elements" by "2.1 Numbers") does not count: the chunk is in the section after it. Two modes:
+
+* ``token_window`` (the default): the windows above slide over the whole text, across section boundaries.
+* ``section``: the text is cut at every heading first, and a chunk crosses a cut only where small sections are
+  joined. A section that fits in the window is one chunk; a longer one is windowed inside itself (same overlap
+  and cut rules). A section smaller than a quarter of the window takes in the sections after it while the group
+  stays that small and fits in the window: its own subsections, or, when it has none, its next siblings that
+  have no subsections themselves. So a chunk never mixes "2.3" with "3", and a section with subsections always
+  starts a chunk; when it is that small (typically a bare heading) it is joined to its first subsection even if
+  the two must then be windowed together, so that no chunk is a heading alone. A joined group is one chunk with
+  the path of the section it starts in. The text before the first heading is a section without subsections.
 """
 
 from __future__ import annotations
@@ -25,6 +44,12 @@ from typing import Any
 import numpy as np
 
 MIN_CHUNK_TOKENS = 16
+CHUNKING_MODES = ("token_window", "section")
+DEFAULT_CHUNKING_MODE = "token_window"
+SECTION_SEPARATOR = " › "
+MAX_SECTION_TITLE_CHARS = 200  # a heading's title in a section path is cut to this
+MAX_SECTION_BYTES = 2048  # a section path's UTF-8 bytes (the Milvus field); longer paths keep their start
+SECTION_MERGE_FRACTION = 4  # in section mode, sections under max_tokens // 4 tokens are joined by what follows
 BLOCK_CHARS = 32_768
 _ENCODE_GROUP = 64  # blocks per encode_batch call
 _BLOCK_SEARCH = 4_096  # how far past a block's nominal end to look for whitespace to cut at
@@ -43,7 +68,8 @@ _PARAGRAPH_BREAK, _SENTENCE_BREAK, _LINE_BREAK, _WORD_BREAK, _NO_BREAK = 4, 3, 2
 @dataclass(frozen=True)
 class Chunk:
     """A window of the text: `text == source[char_start:char_end]`; `page` is the 1-based page holding
-    `char_start` (0 when the document has no pages)."""
+    `char_start` (0 when the document has no pages); `section` is the path of the section holding `char_start`
+    ("" before the first heading, or without headings)."""
 
     index: int
     text: str
@@ -51,6 +77,7 @@ class Chunk:
     char_start: int
     char_end: int
     page: int
+    section: str = ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -226,56 +253,148 @@ def _page_finder(pages: Sequence[tuple[int, int, int]]) -> Any:
     return page_of
 
 
-def chunk_text(
-    text: str,
-    tokenizer: Any,
-    max_tokens: int,
-    overlap_tokens: int,
-    pages: Sequence[tuple[int, int, int]] = (),
-) -> list[Chunk]:
-    """Split `text` into chunks of at most `max_tokens` tokens of `tokenizer`, consecutive ones sharing
-    `overlap_tokens` tokens. `pages` are (page_number, char_start, char_end) spans of `text`.
+# ---------------------------------------------------------------------------------------------------------------
+# Sections
 
-    Raises ValueError unless max_tokens >= 16 and 0 <= overlap_tokens <= max_tokens // 2.
+
+@dataclass(frozen=True)
+class _Sections:
+    """Where each section starts (sorted), its path of titles, and whether it is bare (its heading alone)."""
+
+    starts: list[int]
+    paths: list[tuple[str, ...]]
+    bare: list[bool]
+
+    def at(self, start: int, end: int) -> tuple[str, ...]:
+        """The path of the section in which text[start:end] starts, bare sections at its start skipped (() before
+        the first heading)."""
+        i = bisect.bisect_right(self.starts, start) - 1
+        while i >= 0 and self.bare[i] and i + 1 < len(self.starts) and self.starts[i + 1] < end:
+            i += 1
+        return self.paths[i] if i >= 0 else ()
+
+
+_BARE_REST = re.compile(r"\s*(?:(?:=+|-+)[^\S\n]*(?:\n\s*)?)?")  # after a heading's line: nothing, or an underline
+
+
+def _bare(text: str, starts: list[int]) -> list[bool]:
+    """Whether each section holds nothing but its heading's line (a heading directly followed by the next)."""
+    out = []
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else len(text)
+        line_end = text.find("\n", start, stop)
+        out.append(line_end < 0 or _BARE_REST.fullmatch(text, line_end, stop) is not None)
+    return out
+
+
+def _title(value: object) -> str:
+    return " ".join(str(value).split())[:MAX_SECTION_TITLE_CHARS]
+
+
+def _sections(headings: Sequence[tuple[int, str, int]], size: int, text: str = "") -> _Sections:
+    """The section tree of `headings` (level, title, char_start): a heading closes the open sections of its
+    level and deeper. Headings without a title or outside the text are ignored; of several at one position,
+    the last one's path holds (a parent and its first child at one spot: the child's path)."""
+    ordered = sorted(
+        ((int(start), n, max(1, int(level)), _title(title)) for n, (level, title, start) in enumerate(headings)),
+        key=lambda h: (h[0], h[1]),
+    )
+    stack: list[tuple[int, str]] = []
+    starts: list[int] = []
+    paths: list[tuple[str, ...]] = []
+    for start, _, level, title in ordered:
+        if not title or not 0 <= start <= size:
+            continue
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        path = tuple(t for _, t in stack)
+        if starts and starts[-1] == start:
+            paths[-1] = path
+        else:
+            starts.append(start)
+            paths.append(path)
+    return _Sections(starts, paths, _bare(text, starts) if text else [False] * len(starts))
+
+
+def section_label(path: Sequence[str]) -> str:
+    """A section path as stored and shown: its titles joined by SECTION_SEPARATOR, at most MAX_SECTION_BYTES."""
+    label = SECTION_SEPARATOR.join(path)
+    raw = label.encode()
+    return label if len(raw) <= MAX_SECTION_BYTES else raw[:MAX_SECTION_BYTES].decode(errors="ignore").rstrip()
+
+
+def section_paths(headings: Sequence[tuple[int, str, int]], size: int) -> list[tuple[int, str]]:
+    """(char_start, section label) for each section `headings` open in a text of `size` characters."""
+    sections = _sections(headings, size)
+    return [(start, section_label(path)) for start, path in zip(sections.starts, sections.paths, strict=True)]
+
+
+def _segments(tokens: _Tokens, sections: _Sections) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(first token, end token, path) of every section that has tokens, the text before the first heading too."""
+    cuts = [int(i) for i in np.searchsorted(tokens.starts, np.asarray(sections.starts, dtype=np.int64), "left")]
+    bounds = [0, *cuts, len(tokens)]
+    paths: list[tuple[str, ...]] = [(), *sections.paths]
+    return [(a, b, path) for a, b, path in zip(bounds[:-1], bounds[1:], paths, strict=True) if b > a]
+
+
+def _under(path: tuple[str, ...], ancestor: tuple[str, ...]) -> bool:
+    return path[: len(ancestor)] == ancestor
+
+
+def _groups(
+    segments: list[tuple[int, int, tuple[str, ...]]], max_tokens: int, merge_below: int
+) -> Iterator[tuple[int, int]]:
+    """Token ranges of the section groups (see the module docstring).
+
+    A group starts at a section F and, while it is smaller than `merge_below` tokens, takes in the next section S
+    when the two fit in `max_tokens` and S is either inside F, or (as long as nothing inside F joined) a later
+    section under F's parent that has no subsections of its own. A group that is F alone is also joined to F's
+    first subsection when the two do not fit together (they are windowed as one), so that a heading never ends
+    up alone in a chunk of its own. The text before the first heading is a section with no inside.
     """
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < MIN_CHUNK_TOKENS:
-        raise ValueError(f"max_tokens must be an integer of at least {MIN_CHUNK_TOKENS}, got {max_tokens!r}")
-    if (
-        isinstance(overlap_tokens, bool)
-        or not isinstance(overlap_tokens, int)
-        or not 0 <= overlap_tokens <= max_tokens // 2
-    ):
-        raise ValueError(f"overlap_tokens must be between 0 and {max_tokens // 2}, got {overlap_tokens!r}")
-    page_of = _page_finder(pages)
-    if not text or text.isspace():
-        return []
-    tokens = _tokenize(text, tokenizer)
-    count = len(tokens)
-    if not count:
-        return []
+    count = len(segments)
+
+    def inside(path: tuple[str, ...], ancestor: tuple[str, ...]) -> bool:
+        return bool(ancestor) and len(path) > len(ancestor) and _under(path, ancestor)
+
+    i = 0
+    while i < count:
+        first, end, path = segments[i]
+        parent, flat, alone = path[:-1], True, True
+        i += 1
+        while i < count and end - first < merge_below:
+            _, following_end, following = segments[i]
+            within = inside(following, path)
+            if not within:
+                opens = i + 1 < count and inside(segments[i + 1][2], following)
+                if not flat or opens or not _under(following, parent):
+                    break
+            if following_end - first > max_tokens:
+                if within and alone:
+                    end, i = following_end, i + 1
+                break
+            end, i = following_end, i + 1
+            flat, alone = flat and not within, False
+        yield first, end
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chunking
+
+
+def _windows(
+    text: str, tokens: _Tokens, first: int, stop: int, max_tokens: int, overlap_tokens: int
+) -> Iterator[tuple[int, int]]:
+    """Token ranges [start, end) of the windows over tokens first..stop (see the module docstring)."""
     tail = max(1, max_tokens // 5)  # where a window looks for a better place to end
-    chunks: list[Chunk] = []
-    start = 0
+    start = first
     while True:
         limit = start + max_tokens
-        end = count if limit >= count else _best_cut(text, tokens, limit - tail, limit)
-        char_start, char_end = int(tokens.starts[start]), int(tokens.ends[end - 1])
-        while char_start < char_end and text[char_start].isspace():
-            char_start += 1
-        while char_end > char_start and text[char_end - 1].isspace():
-            char_end -= 1
-        chunks.append(
-            Chunk(
-                index=len(chunks),
-                text=text[char_start:char_end],
-                token_count=end - start,
-                char_start=char_start,
-                char_end=char_end,
-                page=page_of(char_start),
-            )
-        )
-        if end >= count:
-            return chunks
+        end = stop if limit >= stop else _best_cut(text, tokens, limit - tail, limit)
+        yield start, end
+        if end >= stop:
+            return
         following = end - overlap_tokens
         if overlap_tokens and not tokens.word_start[following]:
             floor = max(start + 1, following - _SNAP_TOKENS)
@@ -285,3 +404,70 @@ def chunk_text(
             if tokens.word_start[snapped]:
                 following = snapped
         start = following
+
+
+def chunk_text(
+    text: str,
+    tokenizer: Any,
+    max_tokens: int,
+    overlap_tokens: int,
+    pages: Sequence[tuple[int, int, int]] = (),
+    headings: Sequence[tuple[int, str, int]] = (),
+    mode: str = DEFAULT_CHUNKING_MODE,
+) -> list[Chunk]:
+    """Split `text` into chunks of at most `max_tokens` tokens of `tokenizer`, consecutive ones sharing
+    `overlap_tokens` tokens. `pages` are (page_number, char_start, char_end) spans of `text`; `headings` are
+    (level, title, char_start), level 1 the top; `mode` is one of CHUNKING_MODES (see the module docstring).
+
+    Raises ValueError unless max_tokens >= 16, 0 <= overlap_tokens <= max_tokens // 2 and mode is known.
+    """
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < MIN_CHUNK_TOKENS:
+        raise ValueError(f"max_tokens must be an integer of at least {MIN_CHUNK_TOKENS}, got {max_tokens!r}")
+    if (
+        isinstance(overlap_tokens, bool)
+        or not isinstance(overlap_tokens, int)
+        or not 0 <= overlap_tokens <= max_tokens // 2
+    ):
+        raise ValueError(f"overlap_tokens must be between 0 and {max_tokens // 2}, got {overlap_tokens!r}")
+    if mode not in CHUNKING_MODES:
+        raise ValueError(f"mode must be one of {', '.join(CHUNKING_MODES)}, got {mode!r}")
+    page_of = _page_finder(pages)
+    if not text or text.isspace():
+        return []
+    tokens = _tokenize(text, tokenizer)
+    count = len(tokens)
+    if not count:
+        return []
+    sections = _sections(headings, len(text), text)
+    if mode == "section" and sections.starts:
+        ranges: Iterator[tuple[int, int]] = (
+            window
+            for first, stop in _groups(_segments(tokens, sections), max_tokens, max_tokens // SECTION_MERGE_FRACTION)
+            for window in _windows(text, tokens, first, stop, max_tokens, overlap_tokens)
+        )
+    else:
+        ranges = _windows(text, tokens, 0, count, max_tokens, overlap_tokens)
+    labels: dict[tuple[str, ...], str] = {}
+    chunks: list[Chunk] = []
+    for start, end in ranges:
+        char_start, char_end = int(tokens.starts[start]), int(tokens.ends[end - 1])
+        while char_start < char_end and text[char_start].isspace():
+            char_start += 1
+        while char_end > char_start and text[char_end - 1].isspace():
+            char_end -= 1
+        path = sections.at(char_start, char_end)
+        label = labels.get(path)
+        if label is None:
+            label = labels[path] = section_label(path)
+        chunks.append(
+            Chunk(
+                index=len(chunks),
+                text=text[char_start:char_end],
+                token_count=end - start,
+                char_start=char_start,
+                char_end=char_end,
+                page=page_of(char_start),
+                section=label,
+            )
+        )
+    return chunks

@@ -13,6 +13,11 @@ worker while it works:
 - cancellation: when the caller's event is set the worker is killed and `ParseCancelled` raised.
 - a worker that dies on its own (a crash in a C library) fails the parse with ``PARSER_CRASHED``.
 
+OCR (images, PDF pages without a text layer) reports each page it read as a progress message before the reply,
+which `ParsePool.parse` hands to its `on_progress` callback. The OCR engine is loaded on a worker's first OCR'd
+page and kept: its size joins the worker's idle size (the memory budget and the retirement below count from
+there), and freed memory is handed back to the OS (malloc_trim) after each page and parse.
+
 A worker that grew by more than `RETIRE_ABOVE_BYTES` while parsing, or has served `RETIRE_AFTER_JOBS` parses,
 exits after answering, so memory returns to idle. Workers exit when the server process goes away, even on
 kill -9 (they watch their parent).
@@ -28,11 +33,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vecflow.pipeline.parse import CORRUPT_FILE, ParseError, ParseLimits
+from vecflow.pipeline.parse import CORRUPT_FILE, OcrOptions, ParseError, ParseLimits
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,8 @@ class ParseSummary:
     text_preview: str
     bytes: int
     peak_rss_bytes: int  # the worker's largest growth above idle seen while it parsed (sampled)
+    ocr_pages: int = 0  # pages whose text came from OCR
+    ocr_confidence: float | None = None  # their mean OCR confidence (0–1)
 
 
 def rss_bytes(pid: int) -> int:
@@ -94,7 +102,8 @@ def _preload() -> None:
 
     for name in ("md5", "sha1", "sha256"):  # OpenSSL sets each digest up on first use
         hashlib.new(name, b"")
-    for module in ("pypdf", "pdfminer.high_level", "docx", "lxml.etree", "bs4", "charset_normalizer", "csv"):
+    modules = ("pypdf", "pdfminer.high_level", "pdfplumber", "docx", "lxml.etree", "bs4", "charset_normalizer", "csv")
+    for module in modules:
         try:
             __import__(module)
         except ImportError:
@@ -108,9 +117,22 @@ def _limit_address_space(memory_bytes: int) -> None:
         with open("/proc/self/statm", "rb") as fp:
             virtual = int(fp.read().split()[0]) * _PAGE
         limit = virtual + memory_bytes + memory_bytes // 4  # the RSS watch enforces the budget; this is for spikes
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))  # the soft limit: `_lift_address_space` undoes it
     except (ImportError, OSError, ValueError):
         pass  # no /proc or no RLIMIT_AS: the parent's RSS watch still applies
+
+
+def _lift_address_space() -> None:
+    try:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _main() -> None:
@@ -139,13 +161,32 @@ def _main() -> None:
         replies.flush()
 
     send({"status": "ready", "idle_rss": idle})
+
+    def load_engine(load: Callable[[], None]) -> None:
+        """The OCR engine stays loaded: from now on it is part of this worker's idle size and address space."""
+        nonlocal idle
+        _lift_address_space()  # onnxruntime maps much more address space than it touches
+        try:
+            load()
+        finally:
+            _trim()
+            _limit_address_space(memory_bytes)
+            idle = rss_bytes(os.getpid())
+            send({"status": "baseline", "idle_rss": idle})
+
+    def page_read(page: int, done: int, total: int, confidence: float | None) -> None:
+        _trim()
+        send({"status": "progress", "page": page, "done": done, "total": total, "confidence": confidence})
+
     for served in range(1, RETIRE_AFTER_JOBS + 1):
         line = requests.readline()
         if not line:
             return
         request = json.loads(line)
         request["memory_bytes"] = memory_bytes
-        status, value = _parse_one(request, tokenizer, limits)
+        ocr = OcrOptions(request.get("ocr") or "auto", progress=page_read, load_with=load_engine)
+        status, value = _parse_one(request, tokenizer, limits, ocr)
+        _trim()
         grown = rss_bytes(os.getpid()) - idle
         ran_out = status == "failed" and value[0] == PARSE_MEMORY_EXCEEDED  # hit RLIMIT_AS: start afresh
         retire = ran_out or grown > RETIRE_ABOVE_BYTES or served == RETIRE_AFTER_JOBS
@@ -154,18 +195,38 @@ def _main() -> None:
             return
 
 
-def _parse_one(request: dict[str, Any], tokenizer: Any, limits: ParseLimits) -> tuple[str, Any]:
+def _trim() -> None:
+    """Hand freed heap memory back to the OS (glibc keeps it otherwise: OCR frees hundreds of MiB a page)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
+def _parse_one(request: dict[str, Any], tokenizer: Any, limits: ParseLimits, ocr: OcrOptions) -> tuple[str, Any]:
     from vecflow.pipeline.chunk import count_tokens
     from vecflow.pipeline.parse import parse_document
 
     try:
-        document = parse_document(Path(request["path"]), request["content_type"], detect_language=False, limits=limits)
+        document = parse_document(
+            Path(request["path"]), request["content_type"], detect_language=False, limits=limits, ocr=ocr
+        )
         # Lone surrogates (seen in some PDFs' text) break tokenizers and JSON; "?" keeps every offset.
         document.text = document.text.encode("utf-8", "replace").decode("utf-8")
         started = time.perf_counter()
         tokens = count_tokens(document.text, tokenizer)
         tokenize_ms = round((time.perf_counter() - started) * 1000, 1)
         raw = json.dumps(asdict(document), ensure_ascii=False).encode()
+        confidences = [p.ocr_confidence for p in document.pages if p.ocr_confidence is not None]
         Path(request["out"]).write_bytes(raw)
         summary = ParseSummary(
             content_type=document.content_type,
@@ -178,6 +239,8 @@ def _parse_one(request: dict[str, Any], tokenizer: Any, limits: ParseLimits) -> 
             text_preview=document.text[: int(request["preview"])],
             bytes=len(raw),
             peak_rss_bytes=0,
+            ocr_pages=len(confidences),
+            ocr_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
         )
         return "ok", asdict(summary)
     except ParseError as err:
@@ -281,9 +344,18 @@ class ParsePool:
         self._closed = False
 
     async def parse(
-        self, path: Path, content_type: str, out: Path, *, preview_chars: int, cancelled: asyncio.Event | None = None
+        self,
+        path: Path,
+        content_type: str,
+        out: Path,
+        *,
+        preview_chars: int,
+        cancelled: asyncio.Event | None = None,
+        ocr: str = "auto",
+        on_progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> ParseSummary:
-        """Parse `path` in a worker, which writes the ParsedDocument's JSON to `out`.
+        """Parse `path` in a worker, which writes the ParsedDocument's JSON to `out`. `ocr` is the OCR mode
+        (auto, off, force); `on_progress` gets each OCR'd page's progress message (page, done, total, confidence).
 
         Raises ParseError (the parse module's codes, or PARSE_MEMORY_EXCEEDED, PARSE_TIMEOUT, PARSER_CRASHED),
         ParseCancelled, or RuntimeError for a parser bug.
@@ -296,12 +368,27 @@ class ParsePool:
             keep = False
             try:
                 await worker.send(
-                    {"path": str(path), "content_type": content_type, "out": str(out), "preview": preview_chars}
+                    {
+                        "path": str(path),
+                        "content_type": content_type,
+                        "out": str(out),
+                        "preview": preview_chars,
+                        "ocr": ocr,
+                    }
                 )
+                deadline = time.monotonic() + self.timeout_seconds
+                peak = 0
                 try:
-                    message, peak = await worker.receive(
-                        time.monotonic() + self.timeout_seconds, cancelled, self.memory_bytes
-                    )
+                    while True:
+                        message, seen = await worker.receive(deadline, cancelled, self.memory_bytes)
+                        peak = max(peak, seen)
+                        if message["status"] == "baseline":  # the worker loaded the OCR engine, and keeps it
+                            worker.idle_rss = int(message["idle_rss"])
+                        elif message["status"] == "progress":
+                            if on_progress is not None:
+                                await on_progress(message)
+                        else:
+                            break
                 except TimeoutError:
                     raise ParseError(
                         PARSE_TIMEOUT,

@@ -23,10 +23,11 @@ from vecflow.errors import (
 from vecflow.ids import new_id
 from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import SyncWrite
-from vecflow.pipeline.detect import detect_type, is_supported
+from vecflow.pipeline.detect import detect_type, is_supported, unsupported_advice
 from vecflow.pipeline.fetch import FetchError, FetchPolicy, fetch_to_file
+from vecflow.pipeline.parse import SUPPORTED_NAMES
 from vecflow.services.auth import Principal
-from vecflow.services.vector_stores import LimitsProvider, resolve_chunking
+from vecflow.services.vector_stores import LimitsProvider, resolve_chunking, resolve_mode
 from vecflow.storage import files as kb_files
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
@@ -48,6 +49,27 @@ FETCH_STATUS = {
 }
 
 
+def skipped_reason(content_type: str, parse: bool | None) -> tuple[str, str]:
+    """Why an upload that starts no parse job is not parsed: (code, message), shown on the file."""
+    if parse is False:
+        return (
+            "PARSE_NOT_REQUESTED",
+            "The upload set parse to false, so the file is stored as it is and is not searchable. "
+            "Parse it with ParseFile to make it searchable.",
+        )
+    if not is_supported(content_type):
+        return (
+            "UNSUPPORTED_TYPE",
+            f"Files of type {content_type} are not parsed (vecflow parses {SUPPORTED_NAMES}), so the file is "
+            f"stored as it is and is not searchable. {unsupported_advice(content_type)}, and upload it again.",
+        )
+    return (
+        "PARSE_NOT_REQUESTED",
+        "The knowledge base has auto_parse off and the upload did not set parse, so the file is stored as it is "
+        "and is not searchable. Parse it with ParseFile, or upload it with parse set to true.",
+    )
+
+
 @dataclass(frozen=True)
 class UploadSpec:
     kb_id: str
@@ -59,6 +81,7 @@ class UploadSpec:
     content_type: str = ""
     sha256: str = ""
     replace: bool = False  # if_exists REPLACE: an existing file of that name takes the new content
+    ocr: str = ""  # the OCR mode for its parse (auto, off, force); "": the knowledge base's
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,7 @@ class DocumentService:
             )
         content_type = detect_type(blob.head, spec.name, spec.content_type or content_type_header)
         parse = spec.parse if spec.parse is not None else (checked.auto_parse and is_supported(content_type))
+        skipped = ("", "") if parse else skipped_reason(content_type, spec.parse)
         now = utcnow()
         row = m.File(
             id=new_id("file"),
@@ -142,6 +166,9 @@ class DocumentService:
             metadata_=spec.metadata,
             url=spec.url,
             parse_state="pending" if parse else "skipped",
+            parse_error_code=skipped[0],  # for a skipped file: why it was not parsed
+            parse_error_message=skipped[1],
+            ocr=spec.ocr,
             on_behalf_of=caller.on_behalf_of,
             created_at=now,
             updated_at=now,
@@ -198,9 +225,12 @@ class DocumentService:
     @staticmethod
     def _same(existing: Any, new: m.File, parse: bool) -> bool:
         """Whether the existing file has the new one's content and parse setting already (a failed parse of the
-        same bytes counts: parsing them again would fail the same way)."""
+        same bytes counts: parsing them again would fail the same way; with another OCR setting it would not)."""
         parsed = existing.parse_state in ("pending", "success", "failed")
-        return bool(existing.uid == new.uid and existing.content_type == new.content_type and parsed == parse)
+        same_ocr = not parse or existing.ocr == new.ocr
+        return bool(
+            existing.uid == new.uid and existing.content_type == new.content_type and parsed == parse and same_ocr
+        )
 
     def _replace(
         self, conn: Connection, existing: Any, new: m.File, parse: bool, job: m.Job | None, with_metadata: bool
@@ -224,12 +254,13 @@ class DocumentService:
                 content_type=new.content_type,
                 content_length=new.content_length,
                 url=new.url,
+                ocr=new.ocr,
                 parse_state="pending" if job is not None else "skipped",
                 parse_job_id=job.id if job is not None else "",
                 # Vector stores keep serving the old result's chunks until they are re-indexed with the new one.
                 parse_result_id="",
-                parse_error_code="",
-                parse_error_message="",
+                parse_error_code=new.parse_error_code if job is None else "",
+                parse_error_message=new.parse_error_message if job is None else "",
             )
         kb_files.replace_file(conn, existing.id, values)
         return outcome
@@ -300,7 +331,8 @@ class DocumentService:
 
     # Starting document jobs ----------------------------------------------------------------------
 
-    async def start_parse(self, caller: Principal, file_id: str, content_type: str = "") -> m.Job:
+    async def start_parse(self, caller: Principal, file_id: str, content_type: str = "", ocr: str = "") -> m.Job:
+        """`ocr`: the OCR mode for this parse; "" follows the file's upload, then its knowledge base."""
         v.required("file_id", file_id)
         async with self.db.read_session() as s:
             row = await repo.get_owned(s, m.File, caller.project_id, file_id)
@@ -314,7 +346,7 @@ class DocumentService:
             caller.project_id,
             "parse",
             source_id=file_id,
-            params={"file_id": file_id, "content_type": content_type},
+            params={"file_id": file_id, "content_type": content_type, **({"ocr": ocr} if ocr else {})},
             on_behalf_of=caller.on_behalf_of,
             also=mark,
         )
@@ -330,17 +362,19 @@ class DocumentService:
         )
 
     async def start_chunk(
-        self, caller: Principal, parse_result_id: str, size: int, overlap: int | None, preview: int
+        self, caller: Principal, parse_result_id: str, size: int, overlap: int | None, preview: int, mode: str = ""
     ) -> m.Job:
         await self._owned_result(caller, parse_result_id)
         size, overlap = resolve_chunking(size, overlap, await self.limits())
+        mode = resolve_mode(mode)
         if not 0 <= preview <= MAX_PREVIEW_CHUNKS:
             raise InvalidArgument.field("preview_chunks", f"must be between 0 and {MAX_PREVIEW_CHUNKS}, got {preview}")
+        params = {"parse_result_id": parse_result_id, "size": size, "overlap": overlap, "preview": preview or 5}
         return await self.engine.submit(
             caller.project_id,
             "chunk",
             source_id=parse_result_id,
-            params={"parse_result_id": parse_result_id, "size": size, "overlap": overlap, "preview": preview or 5},
+            params={**params, "mode": mode},
             on_behalf_of=caller.on_behalf_of,
         )
 

@@ -4,14 +4,16 @@
     or_expr    := and_expr ("OR" and_expr)*
     and_expr   := unary ("AND" unary)*
     unary      := "NOT" unary | "(" or_expr ")" | comparison
-    comparison := field op value | field "IN" "[" value ("," value)* "]"
+    comparison := field op value | field "IN" "[" value ("," value)* "]" | field "STARTS_WITH" string
     op         := "=" | "!=" | "<" | "<=" | ">" | ">="
     field      := name ("." name)*          name: letters, digits, "_" (not starting with a digit)
     value      := "double-quoted string" | number | true | false
 
-Keywords are case-insensitive. Typed fields (for vector stores: file_id, file_name, chunk_index, page)
-are compared directly; any other field is looked up in the JSON column (a store file's attributes, an
-item's payload; `item_info.x` reads item_info). Example: `category = "news" AND year >= 2020`.
+Keywords are case-insensitive. Typed fields (for vector stores: file_id, file_name, chunk_index, page,
+section) are compared directly; any other field is looked up in the JSON column (a store file's attributes, an
+item's payload; `item_info.x` reads item_info). STARTS_WITH matches strings that begin with the value (a
+section and its subsections: `section STARTS_WITH "2 Basic Elements"`). Example: `category = "news" AND
+year >= 2020`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vecflow.vectors.milvus import And, Comparison, Field, Filter, Membership, Not, Number, Or, Value
+from vecflow.vectors.milvus import And, Comparison, Field, Filter, Membership, Not, Number, Or, Prefix, Value
 
-CHUNK_FIELDS = {"file_id": "str", "file_name": "str", "chunk_index": "int", "page": "int"}
+CHUNK_FIELDS = {"file_id": "str", "file_name": "str", "chunk_index": "int", "page": "int", "section": "str"}
 MAX_FILTER = 4096
 MAX_DEPTH = 32  # nested parentheses and NOTs
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/"}
@@ -170,7 +172,7 @@ class _Parser:
 
     def field(self) -> tuple[Field, str | None]:
         tok = self.take()
-        if tok.kind != "word" or tok.text.upper() in {"AND", "OR", "NOT", "IN", "TRUE", "FALSE"}:
+        if tok.kind != "word" or tok.text.upper() in {"AND", "OR", "NOT", "IN", "STARTS_WITH", "TRUE", "FALSE"}:
             raise FilterError(f"expected a field name at position {tok.pos + 1}, found {tok.text!r}")
         if tok.text in self.typed:
             return Field(tok.text), self.typed[tok.text]
@@ -204,10 +206,27 @@ class _Parser:
                 values.append(self.value(kind))
             self.expect("]")
             return Membership(field, tuple(values))
+        if self.keyword("STARTS_WITH"):
+            tok = self.peek()
+            if kind == "int" or tok is None or tok.kind != "string":
+                where = f"position {tok.pos + 1}" if tok is not None else "the end"
+                raise FilterError(f'STARTS_WITH needs a "string" (of a text field) at {where}')
+            return Prefix(field, _unquote(self.take().text, tok.pos))
         tok = self.take()
         if tok.kind != "op":
-            raise FilterError(f"expected an operator (=, !=, <, <=, >, >=, IN) at position {tok.pos + 1}")
+            raise FilterError(f"expected an operator (=, !=, <, <=, >, >=, IN, STARTS_WITH) at position {tok.pos + 1}")
         return Comparison(field, tok.text, self.value(kind))
+
+
+def columns(node: Filter | None) -> set[str]:
+    """The columns a filter tree reads (typed fields by name, JSON columns by theirs)."""
+    if node is None:
+        return set()
+    if isinstance(node, Not):
+        return columns(node.operand)
+    if isinstance(node, And | Or):
+        return set().union(*(columns(operand) for operand in node.operands))
+    return {node.field.column}
 
 
 def parse_filter(

@@ -16,7 +16,7 @@ from vecflow.jobs.engine import JobEngine
 from vecflow.jobs.eventlog import SyncWrite
 from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
-from vecflow.services.search import check_search, milvus_filter, run_search
+from vecflow.services.search import check_search, filter_columns, milvus_filter, run_search
 from vecflow.services.vector_stores import VectorStoreService
 from vecflow.storage import jobs as job_rows
 from vecflow.storage import models as m
@@ -238,8 +238,9 @@ class IndexingService:
 
     async def remove_file(self, caller: Principal, vector_store_id: str, file_id: str) -> None:
         await self._settled_file(caller, vector_store_id, file_id)
+        store = await self.stores.require_store(caller, vector_store_id)
         index = await self.ready()
-        await index.delete_file(caller.project_id, vector_store_id, file_id)
+        await index.delete_file(caller.project_id, vector_store_id, file_id, analyzer=store.keyword_analyzer)
         async with self.db.session() as s:
             found = await s.get(m.VectorStoreFile, (vector_store_id, file_id))
             if found is not None:
@@ -271,8 +272,11 @@ class IndexingService:
             raise InvalidArgument.field("update_mask", 'must be exactly "attributes", the one updatable field')
         attributes = v.metadata("attributes", attributes)
         await self._settled_file(caller, vector_store_id, file_id)
+        store = await self.stores.require_store(caller, vector_store_id)
         index = await self.ready()
-        await index.set_file_attributes(caller.project_id, vector_store_id, file_id, attributes)
+        await index.set_file_attributes(
+            caller.project_id, vector_store_id, file_id, attributes, analyzer=store.keyword_analyzer
+        )
         async with self.db.session() as s:
             found = await s.get(m.VectorStoreFile, (vector_store_id, file_id))
             if found is None:
@@ -291,7 +295,7 @@ class IndexingService:
                 reason="VECTOR_STORE_BUSY",
             )
         index = await self.ready()
-        await index.delete_vector_store(caller.project_id, store.id)
+        await index.delete_vector_store(caller.project_id, store.id, analyzer=store.keyword_analyzer)
         await self.stores.delete(caller, vector_store_id)
 
     async def expire_stores(self) -> int:
@@ -302,8 +306,8 @@ class IndexingService:
         if not due:
             return 0
         index = await self.ready()
-        for vs_id, project_id in due:
-            await index.delete_vector_store(project_id, vs_id)
+        for vs_id, project_id in due:  # from every chunks collection: no need to read each store's analyzer
+            await index.delete_vector_store(project_id, vs_id, analyzer=None)
             async with self.db.session() as s:
                 await store_rows.mark_expired(s, vs_id)
         return len(due)
@@ -327,18 +331,23 @@ class IndexingService:
             query, max_num_results, self.max_search_results, mode, dense_weight, keyword_weight, score_threshold
         )
         expr = milvus_filter(filter_text, prefix="attributes")
+        by_section = "section" in filter_columns(filter_text, prefix="attributes")
         index = await self.ready()
         # While files are being (re-)added, a file may have two generations in Milvus: ask for more, so that
         # dropping the one that is not live still leaves `limit` hits.
         busy = await store_files.any_in_progress(self.db, store.id)
         wanted = limit
         limit = min(2 * limit, MAX_CANDIDATES) if busy else limit
-        hits = await run_search(
-            self.embedder,
-            query,
-            mode,
-            score_threshold,
-            lambda dense, text: index.search_chunks(
+
+        async def search(dense: list[float] | None, text: str | None) -> list[Any]:
+            if by_section and not await index.has_sections(store.keyword_analyzer):
+                raise FailedPrecondition(
+                    "the Milvus chunks collection of this store was created by a vecflow version without sections, "
+                    "so its chunks cannot be filtered by section; to get sections, drop that collection "
+                    "(vecflow_chunks) and add the files to their stores again, or filter without section",
+                    reason="SECTIONS_UNAVAILABLE",
+                )
+            return await index.search_chunks(
                 caller.project_id,
                 store.id,
                 dense=dense,
@@ -348,8 +357,10 @@ class IndexingService:
                 filter_expr=expr,
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
-            ),
-        )
+                analyzer=store.keyword_analyzer,
+            )
+
+        hits = await run_search(self.embedder, query, mode, score_threshold, search)
         hits = (await self._of_live_files(store.id, hits))[:wanted]
         if utcnow() - store.last_active_at > ACTIVITY_GRANULARITY:  # one write a minute, not one per search
             async with self.db.session() as s:

@@ -34,7 +34,9 @@ class KnowledgeBaseService:
         description: str = "",
         metadata: dict[str, Any] | None = None,
         auto_parse: bool = True,
+        ocr: str = "auto",
     ) -> m.KnowledgeBase:
+        """`ocr`: the OCR mode its uploads get when they do not say (auto, off, force)."""
         name = v.display_name("name", name)
         v.text("description", description, v.MAX_DESCRIPTION)
         metadata = v.metadata("metadata", metadata)
@@ -56,6 +58,7 @@ class KnowledgeBaseService:
                 description=description,
                 metadata_=metadata,
                 auto_parse=auto_parse,
+                ocr=ocr,
                 on_behalf_of=caller.on_behalf_of,
             )
             s.add(kb)

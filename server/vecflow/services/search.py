@@ -8,7 +8,7 @@ from typing import Any
 
 from vecflow.errors import InvalidArgument, Unavailable
 from vecflow.pipeline.embed import Embedder
-from vecflow.services.filters import FilterError, parse_filter
+from vecflow.services.filters import FilterError, columns, parse_filter
 from vecflow.vectors.milvus import Hit, InvalidFilterError, VectorIndexError, render_filter
 
 MODES = ("dense", "keyword", "hybrid")
@@ -57,6 +57,14 @@ def milvus_filter(text: str, **options: Any) -> str:
         return render_filter(parse_filter(text, **options))
     except FilterError as err:
         raise InvalidArgument.field("filter", str(err), reason="INVALID_FILTER") from None
+
+
+def filter_columns(text: str, **options: Any) -> set[str]:
+    """The columns a filter reads (call after `milvus_filter` accepted it)."""
+    try:
+        return columns(parse_filter(text, **options))
+    except FilterError:
+        return set()
 
 
 async def run_search(

@@ -10,6 +10,7 @@ from typing import Any
 from vecflow import validation as v
 from vecflow.errors import InvalidArgument, NotFound
 from vecflow.ids import new_id
+from vecflow.pipeline.chunk import CHUNKING_MODES, DEFAULT_CHUNKING_MODE
 from vecflow.services.auth import Principal
 from vecflow.storage import models as m
 from vecflow.storage import paging, store_files
@@ -17,6 +18,7 @@ from vecflow.storage import repositories as repo
 from vecflow.storage import vector_stores as store_rows
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
+from vecflow.vectors.milvus import ANALYZERS, DEFAULT_ANALYZER
 
 DEFAULT_CHUNK_TOKENS = 256
 DEFAULT_OVERLAP_TOKENS = 64
@@ -49,6 +51,24 @@ def resolve_chunking(size: int, overlap: int | None, limits: ChunkingLimits) -> 
     return size, overlap
 
 
+def resolve_mode(mode: str) -> str:
+    """The chunking mode ("" means the default); INVALID_ARGUMENT naming chunking_strategy.mode otherwise."""
+    mode = mode or DEFAULT_CHUNKING_MODE
+    if mode not in CHUNKING_MODES:
+        raise InvalidArgument.field(
+            "chunking_strategy.mode", f"must be one of {', '.join(CHUNKING_MODES)}, got {mode!r}"
+        )
+    return mode
+
+
+def resolve_analyzer(analyzer: str, field: str = "keyword_analyzer") -> str:
+    """The keyword analyzer ("" means english); INVALID_ARGUMENT listing the choices otherwise."""
+    analyzer = analyzer or DEFAULT_ANALYZER
+    if analyzer not in ANALYZERS:
+        raise InvalidArgument.field(field, f"must be one of {', '.join(ANALYZERS)}, got {analyzer[:64]!r}")
+    return analyzer
+
+
 def check_expiry(days: int | None) -> int | None:
     if days is None:
         return None
@@ -78,10 +98,14 @@ class VectorStoreService:
         chunk_size: int,
         chunk_overlap: int | None,
         expires_after_days: int | None,
+        chunking_mode: str = "",
+        keyword_analyzer: str = "",
     ) -> m.VectorStore:
         name = v.display_name("name", name)
         metadata = v.metadata("metadata", metadata)
         size, overlap = resolve_chunking(chunk_size, chunk_overlap, await self.limits())
+        mode = resolve_mode(chunking_mode)
+        analyzer = resolve_analyzer(keyword_analyzer)
         days = check_expiry(expires_after_days)
         now = utcnow()
         store = m.VectorStore(
@@ -91,6 +115,8 @@ class VectorStoreService:
             metadata_=metadata,
             max_chunk_size_tokens=size,
             chunk_overlap_tokens=overlap,
+            chunking_mode=mode,
+            keyword_analyzer=analyzer,
             expires_after_days=days,
             expires_at=now + timedelta(days=days) if days else None,
             last_active_at=now,

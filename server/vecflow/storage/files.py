@@ -15,20 +15,24 @@ from vecflow.storage.models import utcnow
 
 FILES = m.table(m.File)
 DIRS = m.table(m.Directory)
+KBS = m.table(m.KnowledgeBase)
 # Hot-path statements, built once: a parameter named like a column sets it (update).
 _FILE_BY_ID = update(FILES).where(FILES.c.id == bindparam("file_id"))
-_FILE_TO_PARSE = select(
-    *(FILES.c[k] for k in ("id", "project_id", "uid", "content_type", "content_length", "parse_state", "parse_job_id"))
-).where(FILES.c.id == bindparam("file_id"))
+_TO_PARSE = ("id", "project_id", "uid", "content_type", "content_length", "parse_state", "parse_job_id", "ocr")
+_FILE_TO_PARSE = (
+    select(*(FILES.c[k] for k in _TO_PARSE), *(c.label("kb_ocr") for c in (KBS.c.ocr,)))
+    .join_from(FILES, KBS, KBS.c.id == FILES.c.kb_id)
+    .where(FILES.c.id == bindparam("file_id"))
+)
 
 
 # Uploads ------------------------------------------------------------------------------------
 
 
-def file_at(conn: Connection, kb_id: str, directory: str, name: str) -> Row[str, str, str, str] | None:
-    """The id, content (uid, content_type) and parse_state of the file at that place, if there is one."""
+def file_at(conn: Connection, kb_id: str, directory: str, name: str) -> Row[str, str, str, str, str] | None:
+    """The id, content (uid, content_type), parse_state and OCR setting of the file at that place, if there is one."""
     return conn.execute(
-        select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state).where(
+        select(FILES.c.id, FILES.c.uid, FILES.c.content_type, FILES.c.parse_state, FILES.c.ocr).where(
             FILES.c.kb_id == kb_id, FILES.c.directory == directory, FILES.c.name == name
         )
     ).first()
@@ -79,7 +83,7 @@ def mark_parse_pending(conn: Connection, file_id: str, job_id: str) -> None:
 
 def file_to_parse(conn: Connection, file_id: str) -> Row[Any] | None:
     """What a parse job reads of its file (id, project_id, uid, content_type, content_length, parse_state,
-    parse_job_id), if the file is there."""
+    parse_job_id, ocr) and its knowledge base's OCR setting (kb_ocr), if the file is there."""
     return conn.execute(_FILE_TO_PARSE, {"file_id": file_id}).first()
 
 

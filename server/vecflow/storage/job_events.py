@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vecflow.statuses import JobStatus
 from vecflow.storage import models as m
+from vecflow.storage import webhooks
 from vecflow.storage.job_records import EventRecord
 from vecflow.storage.jobs import JOBS
 from vecflow.storage.models import utcnow
@@ -97,6 +99,8 @@ def append_event(
         conn.execute(insert(EVENTS).values(**event).returning(func.pg_notify(NOTIFY_CHANNEL, payload)))
     else:
         conn.execute(insert(EVENTS).values(**event))
+    if job_status is not None and JobStatus(record.job_status).terminal:  # the outbox, in this transaction
+        webhooks.job_ended(conn, job_id, record.sequence, now)
     if record.sequence > history_limit:
         trim_history(conn, job_id, record.sequence - history_limit)
     return record

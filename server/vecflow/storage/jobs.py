@@ -16,7 +16,17 @@ from vecflow.storage.models import utcnow
 from vecflow.storage.repositories import insert_row
 
 JOBS = m.table(m.Job)
-CLAIMED_KEYS = ("id", "project_id", "operation", "source_id", "params", "state", "cancel_requested")
+CLAIMED_KEYS = (
+    "id",
+    "project_id",
+    "operation",
+    "source_id",
+    "params",
+    "state",
+    "cancel_requested",
+    "correlation_id",
+    "trace_context",
+)
 _CLAIMED = [JOBS.c[k] for k in (*CLAIMED_KEYS, "attempt", "started_at")]
 _CLAIMED_JOB = select(*_CLAIMED).where(JOBS.c.id == bindparam("job_id"))
 

@@ -105,6 +105,7 @@ class KnowledgeBase(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", Json, nullable=True)
     auto_parse: Mapped[bool] = mapped_column(Boolean, default=True)
+    ocr: Mapped[str] = mapped_column(String(8), default="auto", server_default="auto")  # uploads' OCR mode
     on_behalf_of: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -140,6 +141,7 @@ class File(Base):
     parse_result_id: Mapped[str] = mapped_column(String(40), default="")
     parse_error_code: Mapped[str] = mapped_column(String(64), default="")
     parse_error_message: Mapped[str] = mapped_column(Text, default="")
+    ocr: Mapped[str] = mapped_column(String(8), default="", server_default="")  # the upload's; "": the KB's
     on_behalf_of: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -157,6 +159,7 @@ class ParseResult(Base):
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     text_preview: Mapped[str] = mapped_column(Text, default="")
     parser: Mapped[str] = mapped_column(String(128), default="")
+    ocr_pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # pages whose text is OCR's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -168,6 +171,9 @@ class VectorStore(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", Json, nullable=True)
     max_chunk_size_tokens: Mapped[int] = mapped_column(Integer)
     chunk_overlap_tokens: Mapped[int] = mapped_column(Integer)
+    chunking_mode: Mapped[str] = mapped_column(String(16), default="token_window", server_default="token_window")
+    # Which Milvus collection the store's chunks live in (vecflow.vectors.milvus.analyzers).
+    keyword_analyzer: Mapped[str] = mapped_column(String(32), default="english", server_default="english")
     expires_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_active_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -219,12 +225,24 @@ class UpsertionTask(Base):
     collection: Mapped[str] = mapped_column(String(16), default="default")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     text_field: Mapped[str] = mapped_column(String(128), default="text")
+    keyword_analyzer: Mapped[str] = mapped_column(String(32), default="english", server_default="english")
     items_digest: Mapped[str] = mapped_column(String(64))
     total_items: Mapped[int] = mapped_column(Integer, default=0)
     upserted_items: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProjectCollection(Base):
+    """A project's item collection ("default", "categories") and the keyword analyzer its first upsertion task
+    fixed for it (a project's collection without a row is english: it predates the choice)."""
+
+    __tablename__ = "item_collections"
+    project_id: Mapped[str] = mapped_column(ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(16), primary_key=True)
+    keyword_analyzer: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UpsertionItem(Base):
@@ -254,6 +272,8 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     source_id: Mapped[str] = mapped_column(String(128), default="")
     correlation_id: Mapped[str] = mapped_column(String(128), default="")
+    # W3C traceparent/tracestate of the span that submitted (or restarted) the job: its run continues that trace.
+    trace_context: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     on_behalf_of: Mapped[str] = mapped_column(String(256), default="")
     params: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     state: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
@@ -302,3 +322,47 @@ class ServerSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Webhook(Base):
+    """An endpoint of a project that receives some of its events (vecflow.storage.webhooks)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_project_created", "project_id", "created_at"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ID, ForeignKey("projects.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(Json)
+    secret: Mapped[str] = mapped_column(String(128))  # "whsec_<base64>": HMAC needs it as it is
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one webhook, written with the change that caused it, then delivered.
+
+    `next_attempt_at` is when it is next due; a claimed attempt moves it to the end of its lease, so an attempt
+    whose replica died is due again once the lease is over. `event_key` names the event (unique per webhook), so
+    a change redone after a crash does not enqueue it twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_key", name="uq_webhook_deliveries_webhook_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ID)
+    webhook_id: Mapped[str] = mapped_column(ID, ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str] = mapped_column(String(128), default="")
+    last_response_code: Mapped[int] = mapped_column(Integer, default=0)
+    last_error_code: Mapped[str] = mapped_column(String(64), default="")
+    last_error_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

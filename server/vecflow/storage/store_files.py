@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vecflow.storage import models as m
 from vecflow.storage import repositories as repo
+from vecflow.storage import webhooks
 from vecflow.storage.db import Database
 from vecflow.storage.models import utcnow
 
@@ -46,7 +47,11 @@ async def finish_batch(db: Database, batch_id: str, status: str) -> None:
     async with db.session() as s:
         batch = await s.get(m.FileBatch, batch_id)
         if batch is not None and batch.status == "in_progress":
-            batch.status, batch.completed_at = status, utcnow()
+            now = utcnow()
+            batch.status, batch.completed_at = status, now
+            if status == "completed":  # the outbox, in this transaction
+                done = (batch.project_id, batch.id, batch.vector_store_id, batch.job_id, now)
+                await s.run_sync(lambda sync: webhooks.file_batch_completed(sync.connection(), *done))
 
 
 async def recount_usage(s: AsyncSession, vs_id: str) -> None:

@@ -1,10 +1,11 @@
 """The `vecflow` command.
 
-Client side, over gRPC with the SDK: `kb`, `upload`, `stores`, `batches`, `tasks`, `search` and `jobs`
-(see vecflow_client/cli/common.py for the shared options, configuration and exit codes). Other installed
-distributions add commands through the `vecflow.cli` entry-point group: each entry point is a function
-that takes the argparse subparsers, adds its commands and returns {command name: function(args) -> exit
-code}. The server (`vecflow`) adds `serve`, `admin` and `migrate` that way.
+Client side, over gRPC with the SDK: `kb`, `upload`, `stores`, `batches`, `tasks`, `search` and `jobs`;
+`health` asks grpc.health.v1 (a container probe: exit 0 when SERVING). See vecflow_client/cli/common.py for
+the shared options, configuration and exit codes. Other installed distributions add commands through the
+`vecflow.cli` entry-point group: each entry point is a function that takes the argparse subparsers, adds its
+commands and returns {command name: function(args) -> exit code}. The server (`vecflow`) adds `serve`,
+`admin` and `migrate` that way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from vecflow_client.cli import jobs, kb, search, stores, tasks, upload
+from vecflow_client.cli import health, jobs, kb, search, stores, tasks, upload
 
 ENTRY_POINT_GROUP = "vecflow.cli"
 
@@ -30,6 +31,7 @@ CLIENT_COMMANDS: dict[str, Command] = {
     "batches": stores.main,
     "tasks": tasks.main,
     "search": search.main,
+    "health": health.main,
 }
 
 
@@ -57,6 +59,7 @@ def build_parser(extra: Iterable[Register] = ()) -> tuple[argparse.ArgumentParse
     tasks.add_parser(sub)
     search.add_parser(sub)
     jobs.add_parser(sub)
+    health.add_parser(sub)
     commands = dict(CLIENT_COMMANDS)
     registrars = installed_registrars()
     registrars += [register for register in extra if register not in registrars]

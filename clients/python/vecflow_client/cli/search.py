@@ -88,7 +88,7 @@ async def handle(session: Session, client: VecflowClient) -> int:
     for rank, hit in enumerate(hits, 1):
         source = hit.file_name or hit.file_id if not args.collection else hit.object_id
         extra = struct_dict(hit.attributes)
-        text = snippet(hit.text)
+        text = snippet(f"[{hit.section}] {hit.text}" if hit.section else hit.text)
         if extra:
             text += "  " + " ".join(f"{k}={json.dumps(v)}" for k, v in extra.items())
         rows.append((rank, f"{hit.score:.4f}", source, "" if args.collection else position(hit), text))

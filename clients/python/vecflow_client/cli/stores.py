@@ -52,6 +52,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--chunk-size", type=int, default=0, help="max chunk size in tokens (default: the model's limit)")
     p.add_argument("--chunk-overlap", type=int, default=None, help="tokens shared by consecutive chunks (default 64)")
+    p.add_argument(
+        "--chunking-mode",
+        choices=["token_window", "section"],
+        default=None,
+        help="section: chunks stay inside one section of the document (default token_window)",
+    )
+    p.add_argument("--keyword-analyzer", default="", help="BM25 analyzer: english (default), standard, chinese, ...")
     p.add_argument("--expires-days", type=int, default=0, help="expire after this many idle days")
     p.add_argument("--metadata", help="JSON object kept with it")
     p = add_command(ssub, "list", help="the project's vector stores, newest first")
@@ -120,7 +127,9 @@ def print_store(session: Session, store: vs_pb2.VectorStore) -> None:
     session.line(f"  files: {c.total} ({counts_text(c)})")
     session.line(f"  usage: {fmt_bytes(store.usage_bytes)}  model: {store.embedding_model}")
     cs = store.chunking_strategy
-    session.line(f"  chunking: {cs.max_chunk_size_tokens} tokens, overlap {cs.chunk_overlap_tokens}")
+    mode = short(common_pb2.ChunkingMode, cs.mode, "CHUNKING_MODE_") if cs.mode else "token_window"
+    session.line(f"  chunking: {cs.max_chunk_size_tokens} tokens, overlap {cs.chunk_overlap_tokens}, {mode}")
+    session.line(f"  keyword analyzer: {store.keyword_analyzer or 'english'}")
     if store.HasField("expires_after"):
         session.line(f"  expires: {store.expires_after.days} idle days (at {fmt_time(store.expires_at)})")
     if store.metadata.fields:
@@ -286,6 +295,10 @@ async def handle(session: Session, client: VecflowClient) -> int:
             create.chunking_strategy.CopyFrom(common_pb2.ChunkingStrategy(max_chunk_size_tokens=args.chunk_size))
             if args.chunk_overlap is not None:
                 create.chunking_strategy.chunk_overlap_tokens = args.chunk_overlap
+        if args.chunking_mode:
+            modes = {"token_window": common_pb2.CHUNKING_MODE_TOKEN_WINDOW, "section": common_pb2.CHUNKING_MODE_SECTION}
+            create.chunking_strategy.mode = modes[args.chunking_mode]
+        create.keyword_analyzer = args.keyword_analyzer
         if args.expires_days:
             create.expires_after.days = args.expires_days
         metadata = parse_json_object(args.metadata, "--metadata")

@@ -25,23 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vecflow/v1/common.proto\x12\nvecflow.v1\x1a\x1cgoogle/protobuf/struct.proto\"m\n\x10\x43hunkingStrategy\x12\x1d\n\x15max_chunk_size_tokens\x18\x01 \x01(\x05\x12!\n\x14\x63hunk_overlap_tokens\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x17\n\x15_chunk_overlap_tokens\"-\n\x0c\x45rrorSummary\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"C\n\rChunkPosition\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x12\n\nchar_start\x18\x02 \x01(\x03\x12\x10\n\x08\x63har_end\x18\x03 \x01(\x03\"~\n\x0eRankingOptions\x12%\n\x04mode\x18\x01 \x01(\x0e\x32\x17.vecflow.v1.RankingMode\x12\x17\n\x0fscore_threshold\x18\x02 \x01(\x01\x12\x14\n\x0c\x64\x65nse_weight\x18\x03 \x01(\x01\x12\x16\n\x0ekeyword_weight\x18\x04 \x01(\x01\"\xf8\x01\n\tSearchHit\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x11\n\tobject_id\x18\x05 \x01(\t\x12+\n\nattributes\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08position\x18\x07 \x01(\x0b\x32\x19.vecflow.v1.ChunkPosition\x12\x13\n\x0b\x63hunk_index\x18\x08 \x01(\x05\x12(\n\x07payload\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct*v\n\x0bRankingMode\x12\x1c\n\x18RANKING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12RANKING_MODE_DENSE\x10\x01\x12\x18\n\x14RANKING_MODE_KEYWORD\x10\x02\x12\x17\n\x13RANKING_MODE_HYBRID\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vecflow/v1/common.proto\x12\nvecflow.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x95\x01\n\x10\x43hunkingStrategy\x12\x1d\n\x15max_chunk_size_tokens\x18\x01 \x01(\x05\x12!\n\x14\x63hunk_overlap_tokens\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12&\n\x04mode\x18\x03 \x01(\x0e\x32\x18.vecflow.v1.ChunkingModeB\x17\n\x15_chunk_overlap_tokens\"-\n\x0c\x45rrorSummary\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"C\n\rChunkPosition\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x12\n\nchar_start\x18\x02 \x01(\x03\x12\x10\n\x08\x63har_end\x18\x03 \x01(\x03\"~\n\x0eRankingOptions\x12%\n\x04mode\x18\x01 \x01(\x0e\x32\x17.vecflow.v1.RankingMode\x12\x17\n\x0fscore_threshold\x18\x02 \x01(\x01\x12\x14\n\x0c\x64\x65nse_weight\x18\x03 \x01(\x01\x12\x16\n\x0ekeyword_weight\x18\x04 \x01(\x01\"\x89\x02\n\tSearchHit\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x11\n\tobject_id\x18\x05 \x01(\t\x12+\n\nattributes\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08position\x18\x07 \x01(\x0b\x32\x19.vecflow.v1.ChunkPosition\x12\x13\n\x0b\x63hunk_index\x18\x08 \x01(\x05\x12(\n\x07payload\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07section\x18\n \x01(\t*h\n\x0c\x43hunkingMode\x12\x1d\n\x19\x43HUNKING_MODE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43HUNKING_MODE_TOKEN_WINDOW\x10\x01\x12\x19\n\x15\x43HUNKING_MODE_SECTION\x10\x02*v\n\x0bRankingMode\x12\x1c\n\x18RANKING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12RANKING_MODE_DENSE\x10\x01\x12\x18\n\x14RANKING_MODE_KEYWORD\x10\x02\x12\x17\n\x13RANKING_MODE_HYBRID\x10\x03*\\\n\x07OcrMode\x12\x18\n\x14OCR_MODE_UNSPECIFIED\x10\x00\x12\x11\n\rOCR_MODE_AUTO\x10\x01\x12\x10\n\x0cOCR_MODE_OFF\x10\x02\x12\x12\n\x0eOCR_MODE_FORCE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecflow_client.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RANKINGMODE']._serialized_start=675
-  _globals['_RANKINGMODE']._serialized_end=793
-  _globals['_CHUNKINGSTRATEGY']._serialized_start=69
-  _globals['_CHUNKINGSTRATEGY']._serialized_end=178
-  _globals['_ERRORSUMMARY']._serialized_start=180
-  _globals['_ERRORSUMMARY']._serialized_end=225
-  _globals['_CHUNKPOSITION']._serialized_start=227
-  _globals['_CHUNKPOSITION']._serialized_end=294
-  _globals['_RANKINGOPTIONS']._serialized_start=296
-  _globals['_RANKINGOPTIONS']._serialized_end=422
-  _globals['_SEARCHHIT']._serialized_start=425
-  _globals['_SEARCHHIT']._serialized_end=673
+  _globals['_CHUNKINGMODE']._serialized_start=733
+  _globals['_CHUNKINGMODE']._serialized_end=837
+  _globals['_RANKINGMODE']._serialized_start=839
+  _globals['_RANKINGMODE']._serialized_end=957
+  _globals['_OCRMODE']._serialized_start=959
+  _globals['_OCRMODE']._serialized_end=1051
+  _globals['_CHUNKINGSTRATEGY']._serialized_start=70
+  _globals['_CHUNKINGSTRATEGY']._serialized_end=219
+  _globals['_ERRORSUMMARY']._serialized_start=221
+  _globals['_ERRORSUMMARY']._serialized_end=266
+  _globals['_CHUNKPOSITION']._serialized_start=268
+  _globals['_CHUNKPOSITION']._serialized_end=335
+  _globals['_RANKINGOPTIONS']._serialized_start=337
+  _globals['_RANKINGOPTIONS']._serialized_end=463
+  _globals['_SEARCHHIT']._serialized_start=466
+  _globals['_SEARCHHIT']._serialized_end=731
 # @@protoc_insertion_point(module_scope)

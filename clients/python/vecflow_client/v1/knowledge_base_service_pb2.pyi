@@ -47,7 +47,7 @@ UPLOAD_OUTCOME_REPLACED: UploadOutcome
 UPLOAD_OUTCOME_UNCHANGED: UploadOutcome
 
 class KnowledgeBase(_message.Message):
-    __slots__ = ("id", "object", "project_id", "name", "description", "metadata", "auto_parse", "created_at", "updated_at", "on_behalf_of")
+    __slots__ = ("id", "object", "project_id", "name", "description", "metadata", "auto_parse", "created_at", "updated_at", "on_behalf_of", "ocr")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class KnowledgeBase(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
+    OCR_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     project_id: str
@@ -68,10 +69,11 @@ class KnowledgeBase(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     on_behalf_of: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., auto_parse: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    ocr: _common_pb2.OcrMode
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., auto_parse: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., on_behalf_of: _Optional[str] = ..., ocr: _Optional[_Union[_common_pb2.OcrMode, str]] = ...) -> None: ...
 
 class File(_message.Message):
-    __slots__ = ("id", "object", "uid", "kb_id", "name", "directory", "content_type", "content_length", "metadata", "url", "parse_state", "created_at", "updated_at", "parse_job_id", "parse_result_id", "parse_error", "project_id", "on_behalf_of")
+    __slots__ = ("id", "object", "uid", "kb_id", "name", "directory", "content_type", "content_length", "metadata", "url", "parse_state", "created_at", "updated_at", "parse_job_id", "parse_result_id", "parse_error", "project_id", "on_behalf_of", "parse_skipped_reason", "ocr")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +92,8 @@ class File(_message.Message):
     PARSE_ERROR_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
+    PARSE_SKIPPED_REASON_FIELD_NUMBER: _ClassVar[int]
+    OCR_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     uid: str
@@ -108,7 +112,9 @@ class File(_message.Message):
     parse_error: _common_pb2.ErrorSummary
     project_id: str
     on_behalf_of: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., uid: _Optional[str] = ..., kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., content_type: _Optional[str] = ..., content_length: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., url: _Optional[str] = ..., parse_state: _Optional[_Union[ParseState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parse_job_id: _Optional[str] = ..., parse_result_id: _Optional[str] = ..., parse_error: _Optional[_Union[_common_pb2.ErrorSummary, _Mapping]] = ..., project_id: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    parse_skipped_reason: _common_pb2.ErrorSummary
+    ocr: _common_pb2.OcrMode
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., uid: _Optional[str] = ..., kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., content_type: _Optional[str] = ..., content_length: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., url: _Optional[str] = ..., parse_state: _Optional[_Union[ParseState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parse_job_id: _Optional[str] = ..., parse_result_id: _Optional[str] = ..., parse_error: _Optional[_Union[_common_pb2.ErrorSummary, _Mapping]] = ..., project_id: _Optional[str] = ..., on_behalf_of: _Optional[str] = ..., parse_skipped_reason: _Optional[_Union[_common_pb2.ErrorSummary, _Mapping]] = ..., ocr: _Optional[_Union[_common_pb2.OcrMode, str]] = ...) -> None: ...
 
 class Directory(_message.Message):
     __slots__ = ("id", "kb_id", "path", "name", "created_at")
@@ -125,18 +131,20 @@ class Directory(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kb_id: _Optional[str] = ..., path: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateKnowledgeBaseRequest(_message.Message):
-    __slots__ = ("name", "description", "metadata", "auto_parse", "request_id")
+    __slots__ = ("name", "description", "metadata", "auto_parse", "request_id", "ocr")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     AUTO_PARSE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OCR_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     metadata: _struct_pb2.Struct
     auto_parse: bool
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., auto_parse: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    ocr: _common_pb2.OcrMode
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., auto_parse: _Optional[bool] = ..., request_id: _Optional[str] = ..., ocr: _Optional[_Union[_common_pb2.OcrMode, str]] = ...) -> None: ...
 
 class CreateKnowledgeBaseResponse(_message.Message):
     __slots__ = ("knowledge_base",)
@@ -187,7 +195,7 @@ class DeleteKnowledgeBaseResponse(_message.Message):
     def __init__(self, kb_id: _Optional[str] = ...) -> None: ...
 
 class UploadFileMetadata(_message.Message):
-    __slots__ = ("kb_id", "name", "directory", "metadata", "parse", "url", "content_type", "sha256", "request_id", "if_exists")
+    __slots__ = ("kb_id", "name", "directory", "metadata", "parse", "url", "content_type", "sha256", "request_id", "if_exists", "ocr")
     KB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +206,7 @@ class UploadFileMetadata(_message.Message):
     SHA256_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     IF_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    OCR_FIELD_NUMBER: _ClassVar[int]
     kb_id: str
     name: str
     directory: str
@@ -208,7 +217,8 @@ class UploadFileMetadata(_message.Message):
     sha256: str
     request_id: str
     if_exists: IfExists
-    def __init__(self, kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parse: _Optional[bool] = ..., url: _Optional[str] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., request_id: _Optional[str] = ..., if_exists: _Optional[_Union[IfExists, str]] = ...) -> None: ...
+    ocr: _common_pb2.OcrMode
+    def __init__(self, kb_id: _Optional[str] = ..., name: _Optional[str] = ..., directory: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., parse: _Optional[bool] = ..., url: _Optional[str] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., request_id: _Optional[str] = ..., if_exists: _Optional[_Union[IfExists, str]] = ..., ocr: _Optional[_Union[_common_pb2.OcrMode, str]] = ...) -> None: ...
 
 class UploadFileRequest(_message.Message):
     __slots__ = ("metadata", "chunk")

@@ -27,7 +27,7 @@ from vecflow_client.v1 import common_pb2 as vecflow_dot_v1_dot_common__pb2
 from vecflow_client.v1 import job_pb2 as vecflow_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evecflow/v1/parse_service.proto\x12\nvecflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17vecflow/v1/common.proto\x1a\x14vecflow/v1/job.proto\"$\n\x0cParseOptions\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\"\xfd\x01\n\x0bParseResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\r\n\x05pages\x18\x06 \x01(\x05\x12\x12\n\ncharacters\x18\x07 \x01(\x03\x12\x0e\n\x06tokens\x18\x08 \x01(\x03\x12\x14\n\x0ctext_preview\x18\t \x01(\t\x12\x0e\n\x06parser\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nproject_id\x18\x0c \x01(\t\"b\n\x10ParseFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.vecflow.v1.ParseOptions\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"1\n\x11ParseFileResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job\"0\n\x15GetParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\"G\n\x16GetParseResultResponse\x12-\n\x0cparse_result\x18\x01 \x01(\x0b\x32\x17.vecflow.v1.ParseResult\"H\n\x19\x45xtractParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\":\n\x1a\x45xtractParseResultResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job\"\x97\x01\n\x17\x43hunkParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\x12\x37\n\x11\x63hunking_strategy\x18\x02 \x01(\x0b\x32\x1c.vecflow.v1.ChunkingStrategy\x12\x16\n\x0epreview_chunks\x18\x03 \x01(\x05\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"8\n\x18\x43hunkParseResultResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job2\xf5\x02\n\x0cParseService\x12H\n\tParseFile\x12\x1c.vecflow.v1.ParseFileRequest\x1a\x1d.vecflow.v1.ParseFileResponse\x12W\n\x0eGetParseResult\x12!.vecflow.v1.GetParseResultRequest\x1a\".vecflow.v1.GetParseResultResponse\x12\x63\n\x12\x45xtractParseResult\x12%.vecflow.v1.ExtractParseResultRequest\x1a&.vecflow.v1.ExtractParseResultResponse\x12]\n\x10\x43hunkParseResult\x12#.vecflow.v1.ChunkParseResultRequest\x1a$.vecflow.v1.ChunkParseResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evecflow/v1/parse_service.proto\x12\nvecflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17vecflow/v1/common.proto\x1a\x14vecflow/v1/job.proto\"F\n\x0cParseOptions\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12 \n\x03ocr\x18\x02 \x01(\x0e\x32\x13.vecflow.v1.OcrMode\"\x90\x02\n\x0bParseResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\r\n\x05pages\x18\x06 \x01(\x05\x12\x12\n\ncharacters\x18\x07 \x01(\x03\x12\x0e\n\x06tokens\x18\x08 \x01(\x03\x12\x14\n\x0ctext_preview\x18\t \x01(\t\x12\x0e\n\x06parser\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nproject_id\x18\x0c \x01(\t\x12\x11\n\tocr_pages\x18\r \x01(\x05\"b\n\x10ParseFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12)\n\x07options\x18\x02 \x01(\x0b\x32\x18.vecflow.v1.ParseOptions\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"1\n\x11ParseFileResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job\"0\n\x15GetParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\"G\n\x16GetParseResultResponse\x12-\n\x0cparse_result\x18\x01 \x01(\x0b\x32\x17.vecflow.v1.ParseResult\"H\n\x19\x45xtractParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\":\n\x1a\x45xtractParseResultResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job\"\x97\x01\n\x17\x43hunkParseResultRequest\x12\x17\n\x0fparse_result_id\x18\x01 \x01(\t\x12\x37\n\x11\x63hunking_strategy\x18\x02 \x01(\x0b\x32\x1c.vecflow.v1.ChunkingStrategy\x12\x16\n\x0epreview_chunks\x18\x03 \x01(\x05\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"8\n\x18\x43hunkParseResultResponse\x12\x1c\n\x03job\x18\x01 \x01(\x0b\x32\x0f.vecflow.v1.Job2\xf5\x02\n\x0cParseService\x12H\n\tParseFile\x12\x1c.vecflow.v1.ParseFileRequest\x1a\x1d.vecflow.v1.ParseFileResponse\x12W\n\x0eGetParseResult\x12!.vecflow.v1.GetParseResultRequest\x1a\".vecflow.v1.GetParseResultResponse\x12\x63\n\x12\x45xtractParseResult\x12%.vecflow.v1.ExtractParseResultRequest\x1a&.vecflow.v1.ExtractParseResultResponse\x12]\n\x10\x43hunkParseResult\x12#.vecflow.v1.ChunkParseResultRequest\x1a$.vecflow.v1.ChunkParseResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,25 +35,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecflow_client.v1.parse_ser
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PARSEOPTIONS']._serialized_start=126
-  _globals['_PARSEOPTIONS']._serialized_end=162
-  _globals['_PARSERESULT']._serialized_start=165
-  _globals['_PARSERESULT']._serialized_end=418
-  _globals['_PARSEFILEREQUEST']._serialized_start=420
-  _globals['_PARSEFILEREQUEST']._serialized_end=518
-  _globals['_PARSEFILERESPONSE']._serialized_start=520
-  _globals['_PARSEFILERESPONSE']._serialized_end=569
-  _globals['_GETPARSERESULTREQUEST']._serialized_start=571
-  _globals['_GETPARSERESULTREQUEST']._serialized_end=619
-  _globals['_GETPARSERESULTRESPONSE']._serialized_start=621
-  _globals['_GETPARSERESULTRESPONSE']._serialized_end=692
-  _globals['_EXTRACTPARSERESULTREQUEST']._serialized_start=694
-  _globals['_EXTRACTPARSERESULTREQUEST']._serialized_end=766
-  _globals['_EXTRACTPARSERESULTRESPONSE']._serialized_start=768
-  _globals['_EXTRACTPARSERESULTRESPONSE']._serialized_end=826
-  _globals['_CHUNKPARSERESULTREQUEST']._serialized_start=829
-  _globals['_CHUNKPARSERESULTREQUEST']._serialized_end=980
-  _globals['_CHUNKPARSERESULTRESPONSE']._serialized_start=982
-  _globals['_CHUNKPARSERESULTRESPONSE']._serialized_end=1038
-  _globals['_PARSESERVICE']._serialized_start=1041
-  _globals['_PARSESERVICE']._serialized_end=1414
+  _globals['_PARSEOPTIONS']._serialized_end=196
+  _globals['_PARSERESULT']._serialized_start=199
+  _globals['_PARSERESULT']._serialized_end=471
+  _globals['_PARSEFILEREQUEST']._serialized_start=473
+  _globals['_PARSEFILEREQUEST']._serialized_end=571
+  _globals['_PARSEFILERESPONSE']._serialized_start=573
+  _globals['_PARSEFILERESPONSE']._serialized_end=622
+  _globals['_GETPARSERESULTREQUEST']._serialized_start=624
+  _globals['_GETPARSERESULTREQUEST']._serialized_end=672
+  _globals['_GETPARSERESULTRESPONSE']._serialized_start=674
+  _globals['_GETPARSERESULTRESPONSE']._serialized_end=745
+  _globals['_EXTRACTPARSERESULTREQUEST']._serialized_start=747
+  _globals['_EXTRACTPARSERESULTREQUEST']._serialized_end=819
+  _globals['_EXTRACTPARSERESULTRESPONSE']._serialized_start=821
+  _globals['_EXTRACTPARSERESULTRESPONSE']._serialized_end=879
+  _globals['_CHUNKPARSERESULTREQUEST']._serialized_start=882
+  _globals['_CHUNKPARSERESULTREQUEST']._serialized_end=1033
+  _globals['_CHUNKPARSERESULTRESPONSE']._serialized_start=1035
+  _globals['_CHUNKPARSERESULTRESPONSE']._serialized_end=1091
+  _globals['_PARSESERVICE']._serialized_start=1094
+  _globals['_PARSESERVICE']._serialized_end=1467
 # @@protoc_insertion_point(module_scope)

@@ -11,13 +11,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ParseOptions(_message.Message):
-    __slots__ = ("content_type",)
+    __slots__ = ("content_type", "ocr")
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCR_FIELD_NUMBER: _ClassVar[int]
     content_type: str
-    def __init__(self, content_type: _Optional[str] = ...) -> None: ...
+    ocr: _common_pb2.OcrMode
+    def __init__(self, content_type: _Optional[str] = ..., ocr: _Optional[_Union[_common_pb2.OcrMode, str]] = ...) -> None: ...
 
 class ParseResult(_message.Message):
-    __slots__ = ("id", "object", "file_id", "job_id", "content_type", "pages", "characters", "tokens", "text_preview", "parser", "created_at", "project_id")
+    __slots__ = ("id", "object", "file_id", "job_id", "content_type", "pages", "characters", "tokens", "text_preview", "parser", "created_at", "project_id", "ocr_pages")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +32,7 @@ class ParseResult(_message.Message):
     PARSER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    OCR_PAGES_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     file_id: str
@@ -42,7 +45,8 @@ class ParseResult(_message.Message):
     parser: str
     created_at: _timestamp_pb2.Timestamp
     project_id: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ..., content_type: _Optional[str] = ..., pages: _Optional[int] = ..., characters: _Optional[int] = ..., tokens: _Optional[int] = ..., text_preview: _Optional[str] = ..., parser: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., project_id: _Optional[str] = ...) -> None: ...
+    ocr_pages: int
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., file_id: _Optional[str] = ..., job_id: _Optional[str] = ..., content_type: _Optional[str] = ..., pages: _Optional[int] = ..., characters: _Optional[int] = ..., tokens: _Optional[int] = ..., text_preview: _Optional[str] = ..., parser: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., project_id: _Optional[str] = ..., ocr_pages: _Optional[int] = ...) -> None: ...
 
 class ParseFileRequest(_message.Message):
     __slots__ = ("file_id", "options", "request_id")

@@ -27,47 +27,47 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from vecflow_client.v1 import common_pb2 as vecflow_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'vecflow/v1/upsertion_task_service.proto\x12\nvecflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17vecflow/v1/common.proto\"x\n\rUpsertionItem\x12\x11\n\tobject_id\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\titem_info\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"=\n\nFailedItem\x12\x11\n\tobject_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"\xfb\x02\n\rUpsertionTask\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.vecflow.v1.UpsertionTaskStatus\x12*\n\ncollection\x18\x05 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x0c\x66\x61iled_items\x18\x08 \x03(\x0b\x32\x16.vecflow.v1.FailedItem\x12\x0e\n\x06job_id\x18\t \x01(\t\x12\x13\n\x0btotal_items\x18\n \x01(\x03\x12\x16\n\x0eupserted_items\x18\x0b \x01(\x03\x12\x12\n\ntext_field\x18\x0c \x01(\t\"\xab\x01\n\x1a\x43reateUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.vecflow.v1.UpsertionItem\x12*\n\ncollection\x18\x03 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12\x12\n\ntext_field\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"a\n\x1b\x43reateUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"*\n\x17GetUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"M\n\x18GetUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"\x92\x01\n\x19ListUpsertionTasksRequest\x12\x0e\n\x06offset\x18\x01 \x01(\x05\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.vecflow.v1.UpsertionTaskStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"x\n\x1aListUpsertionTasksResponse\x12\x32\n\x0fupsertion_tasks\x18\x01 \x03(\x0b\x32\x19.vecflow.v1.UpsertionTask\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"B\n\x1bRestartUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"Q\n\x1cRestartUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"A\n\x1a\x43\x61ncelUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"P\n\x1b\x43\x61ncelUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"\xb2\x01\n\x17SearchCollectionRequest\x12*\n\ncollection\x18\x01 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12\r\n\x05query\x18\x02 \x01(\t\x12\x17\n\x0fmax_num_results\x18\x03 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x33\n\x0franking_options\x18\x05 \x01(\x0b\x32\x1a.vecflow.v1.RankingOptions\"?\n\x18SearchCollectionResponse\x12#\n\x04hits\x18\x01 \x03(\x0b\x32\x15.vecflow.v1.SearchHit*[\n\nCollection\x12\x1a\n\x16\x43OLLECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OLLECTION_DEFAULT\x10\x01\x12\x19\n\x15\x43OLLECTION_CATEGORIES\x10\x02*\xeb\x01\n\x13UpsertionTaskStatus\x12%\n!UPSERTION_TASK_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1dUPSERTION_TASK_STATUS_PENDING\x10\x01\x12$\n UPSERTION_TASK_STATUS_PROCESSING\x10\x02\x12\x1e\n\x1aUPSERTION_TASK_STATUS_DONE\x10\x03\x12 \n\x1cUPSERTION_TASK_STATUS_FAILED\x10\x04\x12\"\n\x1eUPSERTION_TASK_STATUS_CANCELED\x10\x05\x32\xf4\x04\n\x14UpsertionTaskService\x12\x66\n\x13\x43reateUpsertionTask\x12&.vecflow.v1.CreateUpsertionTaskRequest\x1a\'.vecflow.v1.CreateUpsertionTaskResponse\x12]\n\x10GetUpsertionTask\x12#.vecflow.v1.GetUpsertionTaskRequest\x1a$.vecflow.v1.GetUpsertionTaskResponse\x12\x63\n\x12ListUpsertionTasks\x12%.vecflow.v1.ListUpsertionTasksRequest\x1a&.vecflow.v1.ListUpsertionTasksResponse\x12i\n\x14RestartUpsertionTask\x12\'.vecflow.v1.RestartUpsertionTaskRequest\x1a(.vecflow.v1.RestartUpsertionTaskResponse\x12\x66\n\x13\x43\x61ncelUpsertionTask\x12&.vecflow.v1.CancelUpsertionTaskRequest\x1a\'.vecflow.v1.CancelUpsertionTaskResponse\x12]\n\x10SearchCollection\x12#.vecflow.v1.SearchCollectionRequest\x1a$.vecflow.v1.SearchCollectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'vecflow/v1/upsertion_task_service.proto\x12\nvecflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17vecflow/v1/common.proto\"x\n\rUpsertionItem\x12\x11\n\tobject_id\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\titem_info\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"=\n\nFailedItem\x12\x11\n\tobject_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"\x95\x03\n\rUpsertionTask\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.vecflow.v1.UpsertionTaskStatus\x12*\n\ncollection\x18\x05 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x0c\x66\x61iled_items\x18\x08 \x03(\x0b\x32\x16.vecflow.v1.FailedItem\x12\x0e\n\x06job_id\x18\t \x01(\t\x12\x13\n\x0btotal_items\x18\n \x01(\x03\x12\x16\n\x0eupserted_items\x18\x0b \x01(\x03\x12\x12\n\ntext_field\x18\x0c \x01(\t\x12\x18\n\x10keyword_analyzer\x18\r \x01(\t\"\xc5\x01\n\x1a\x43reateUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.vecflow.v1.UpsertionItem\x12*\n\ncollection\x18\x03 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12\x12\n\ntext_field\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x18\n\x10keyword_analyzer\x18\x06 \x01(\t\"a\n\x1b\x43reateUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"*\n\x17GetUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"M\n\x18GetUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"\x92\x01\n\x19ListUpsertionTasksRequest\x12\x0e\n\x06offset\x18\x01 \x01(\x05\x12\r\n\x05limit\x18\x02 \x01(\x05\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.vecflow.v1.UpsertionTaskStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"x\n\x1aListUpsertionTasksResponse\x12\x32\n\x0fupsertion_tasks\x18\x01 \x03(\x0b\x32\x19.vecflow.v1.UpsertionTask\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\"B\n\x1bRestartUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"Q\n\x1cRestartUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"A\n\x1a\x43\x61ncelUpsertionTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"P\n\x1b\x43\x61ncelUpsertionTaskResponse\x12\x31\n\x0eupsertion_task\x18\x01 \x01(\x0b\x32\x19.vecflow.v1.UpsertionTask\"\xb2\x01\n\x17SearchCollectionRequest\x12*\n\ncollection\x18\x01 \x01(\x0e\x32\x16.vecflow.v1.Collection\x12\r\n\x05query\x18\x02 \x01(\t\x12\x17\n\x0fmax_num_results\x18\x03 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x33\n\x0franking_options\x18\x05 \x01(\x0b\x32\x1a.vecflow.v1.RankingOptions\"?\n\x18SearchCollectionResponse\x12#\n\x04hits\x18\x01 \x03(\x0b\x32\x15.vecflow.v1.SearchHit*[\n\nCollection\x12\x1a\n\x16\x43OLLECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OLLECTION_DEFAULT\x10\x01\x12\x19\n\x15\x43OLLECTION_CATEGORIES\x10\x02*\xeb\x01\n\x13UpsertionTaskStatus\x12%\n!UPSERTION_TASK_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1dUPSERTION_TASK_STATUS_PENDING\x10\x01\x12$\n UPSERTION_TASK_STATUS_PROCESSING\x10\x02\x12\x1e\n\x1aUPSERTION_TASK_STATUS_DONE\x10\x03\x12 \n\x1cUPSERTION_TASK_STATUS_FAILED\x10\x04\x12\"\n\x1eUPSERTION_TASK_STATUS_CANCELED\x10\x05\x32\xf4\x04\n\x14UpsertionTaskService\x12\x66\n\x13\x43reateUpsertionTask\x12&.vecflow.v1.CreateUpsertionTaskRequest\x1a\'.vecflow.v1.CreateUpsertionTaskResponse\x12]\n\x10GetUpsertionTask\x12#.vecflow.v1.GetUpsertionTaskRequest\x1a$.vecflow.v1.GetUpsertionTaskResponse\x12\x63\n\x12ListUpsertionTasks\x12%.vecflow.v1.ListUpsertionTasksRequest\x1a&.vecflow.v1.ListUpsertionTasksResponse\x12i\n\x14RestartUpsertionTask\x12\'.vecflow.v1.RestartUpsertionTaskRequest\x1a(.vecflow.v1.RestartUpsertionTaskResponse\x12\x66\n\x13\x43\x61ncelUpsertionTask\x12&.vecflow.v1.CancelUpsertionTaskRequest\x1a\'.vecflow.v1.CancelUpsertionTaskResponse\x12]\n\x10SearchCollection\x12#.vecflow.v1.SearchCollectionRequest\x1a$.vecflow.v1.SearchCollectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vecflow_client.v1.upsertion_task_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLLECTION']._serialized_start=1923
-  _globals['_COLLECTION']._serialized_end=2014
-  _globals['_UPSERTIONTASKSTATUS']._serialized_start=2017
-  _globals['_UPSERTIONTASKSTATUS']._serialized_end=2252
+  _globals['_COLLECTION']._serialized_start=1975
+  _globals['_COLLECTION']._serialized_end=2066
+  _globals['_UPSERTIONTASKSTATUS']._serialized_start=2069
+  _globals['_UPSERTIONTASKSTATUS']._serialized_end=2304
   _globals['_UPSERTIONITEM']._serialized_start=143
   _globals['_UPSERTIONITEM']._serialized_end=263
   _globals['_FAILEDITEM']._serialized_start=265
   _globals['_FAILEDITEM']._serialized_end=326
   _globals['_UPSERTIONTASK']._serialized_start=329
-  _globals['_UPSERTIONTASK']._serialized_end=708
-  _globals['_CREATEUPSERTIONTASKREQUEST']._serialized_start=711
-  _globals['_CREATEUPSERTIONTASKREQUEST']._serialized_end=882
-  _globals['_CREATEUPSERTIONTASKRESPONSE']._serialized_start=884
-  _globals['_CREATEUPSERTIONTASKRESPONSE']._serialized_end=981
-  _globals['_GETUPSERTIONTASKREQUEST']._serialized_start=983
-  _globals['_GETUPSERTIONTASKREQUEST']._serialized_end=1025
-  _globals['_GETUPSERTIONTASKRESPONSE']._serialized_start=1027
-  _globals['_GETUPSERTIONTASKRESPONSE']._serialized_end=1104
-  _globals['_LISTUPSERTIONTASKSREQUEST']._serialized_start=1107
-  _globals['_LISTUPSERTIONTASKSREQUEST']._serialized_end=1253
-  _globals['_LISTUPSERTIONTASKSRESPONSE']._serialized_start=1255
-  _globals['_LISTUPSERTIONTASKSRESPONSE']._serialized_end=1375
-  _globals['_RESTARTUPSERTIONTASKREQUEST']._serialized_start=1377
-  _globals['_RESTARTUPSERTIONTASKREQUEST']._serialized_end=1443
-  _globals['_RESTARTUPSERTIONTASKRESPONSE']._serialized_start=1445
-  _globals['_RESTARTUPSERTIONTASKRESPONSE']._serialized_end=1526
-  _globals['_CANCELUPSERTIONTASKREQUEST']._serialized_start=1528
-  _globals['_CANCELUPSERTIONTASKREQUEST']._serialized_end=1593
-  _globals['_CANCELUPSERTIONTASKRESPONSE']._serialized_start=1595
-  _globals['_CANCELUPSERTIONTASKRESPONSE']._serialized_end=1675
-  _globals['_SEARCHCOLLECTIONREQUEST']._serialized_start=1678
-  _globals['_SEARCHCOLLECTIONREQUEST']._serialized_end=1856
-  _globals['_SEARCHCOLLECTIONRESPONSE']._serialized_start=1858
-  _globals['_SEARCHCOLLECTIONRESPONSE']._serialized_end=1921
-  _globals['_UPSERTIONTASKSERVICE']._serialized_start=2255
-  _globals['_UPSERTIONTASKSERVICE']._serialized_end=2883
+  _globals['_UPSERTIONTASK']._serialized_end=734
+  _globals['_CREATEUPSERTIONTASKREQUEST']._serialized_start=737
+  _globals['_CREATEUPSERTIONTASKREQUEST']._serialized_end=934
+  _globals['_CREATEUPSERTIONTASKRESPONSE']._serialized_start=936
+  _globals['_CREATEUPSERTIONTASKRESPONSE']._serialized_end=1033
+  _globals['_GETUPSERTIONTASKREQUEST']._serialized_start=1035
+  _globals['_GETUPSERTIONTASKREQUEST']._serialized_end=1077
+  _globals['_GETUPSERTIONTASKRESPONSE']._serialized_start=1079
+  _globals['_GETUPSERTIONTASKRESPONSE']._serialized_end=1156
+  _globals['_LISTUPSERTIONTASKSREQUEST']._serialized_start=1159
+  _globals['_LISTUPSERTIONTASKSREQUEST']._serialized_end=1305
+  _globals['_LISTUPSERTIONTASKSRESPONSE']._serialized_start=1307
+  _globals['_LISTUPSERTIONTASKSRESPONSE']._serialized_end=1427
+  _globals['_RESTARTUPSERTIONTASKREQUEST']._serialized_start=1429
+  _globals['_RESTARTUPSERTIONTASKREQUEST']._serialized_end=1495
+  _globals['_RESTARTUPSERTIONTASKRESPONSE']._serialized_start=1497
+  _globals['_RESTARTUPSERTIONTASKRESPONSE']._serialized_end=1578
+  _globals['_CANCELUPSERTIONTASKREQUEST']._serialized_start=1580
+  _globals['_CANCELUPSERTIONTASKREQUEST']._serialized_end=1645
+  _globals['_CANCELUPSERTIONTASKRESPONSE']._serialized_start=1647
+  _globals['_CANCELUPSERTIONTASKRESPONSE']._serialized_end=1727
+  _globals['_SEARCHCOLLECTIONREQUEST']._serialized_start=1730
+  _globals['_SEARCHCOLLECTIONREQUEST']._serialized_end=1908
+  _globals['_SEARCHCOLLECTIONRESPONSE']._serialized_start=1910
+  _globals['_SEARCHCOLLECTIONRESPONSE']._serialized_end=1973
+  _globals['_UPSERTIONTASKSERVICE']._serialized_start=2307
+  _globals['_UPSERTIONTASKSERVICE']._serialized_end=2935
 # @@protoc_insertion_point(module_scope)

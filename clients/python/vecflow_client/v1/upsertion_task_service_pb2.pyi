@@ -57,7 +57,7 @@ class FailedItem(_message.Message):
     def __init__(self, object_id: _Optional[str] = ..., reason: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class UpsertionTask(_message.Message):
-    __slots__ = ("id", "object", "project_id", "status", "collection", "created_at", "updated_at", "failed_items", "job_id", "total_items", "upserted_items", "text_field")
+    __slots__ = ("id", "object", "project_id", "status", "collection", "created_at", "updated_at", "failed_items", "job_id", "total_items", "upserted_items", "text_field", "keyword_analyzer")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class UpsertionTask(_message.Message):
     TOTAL_ITEMS_FIELD_NUMBER: _ClassVar[int]
     UPSERTED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_ANALYZER_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     project_id: str
@@ -82,21 +83,24 @@ class UpsertionTask(_message.Message):
     total_items: int
     upserted_items: int
     text_field: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., status: _Optional[_Union[UpsertionTaskStatus, str]] = ..., collection: _Optional[_Union[Collection, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_items: _Optional[_Iterable[_Union[FailedItem, _Mapping]]] = ..., job_id: _Optional[str] = ..., total_items: _Optional[int] = ..., upserted_items: _Optional[int] = ..., text_field: _Optional[str] = ...) -> None: ...
+    keyword_analyzer: str
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., status: _Optional[_Union[UpsertionTaskStatus, str]] = ..., collection: _Optional[_Union[Collection, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_items: _Optional[_Iterable[_Union[FailedItem, _Mapping]]] = ..., job_id: _Optional[str] = ..., total_items: _Optional[int] = ..., upserted_items: _Optional[int] = ..., text_field: _Optional[str] = ..., keyword_analyzer: _Optional[str] = ...) -> None: ...
 
 class CreateUpsertionTaskRequest(_message.Message):
-    __slots__ = ("task_id", "items", "collection", "text_field", "request_id")
+    __slots__ = ("task_id", "items", "collection", "text_field", "request_id", "keyword_analyzer")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_ANALYZER_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     items: _containers.RepeatedCompositeFieldContainer[UpsertionItem]
     collection: Collection
     text_field: str
     request_id: str
-    def __init__(self, task_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UpsertionItem, _Mapping]]] = ..., collection: _Optional[_Union[Collection, str]] = ..., text_field: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    keyword_analyzer: str
+    def __init__(self, task_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UpsertionItem, _Mapping]]] = ..., collection: _Optional[_Union[Collection, str]] = ..., text_field: _Optional[str] = ..., request_id: _Optional[str] = ..., keyword_analyzer: _Optional[str] = ...) -> None: ...
 
 class CreateUpsertionTaskResponse(_message.Message):
     __slots__ = ("upsertion_task", "created")

@@ -72,7 +72,7 @@ class FileCounts(_message.Message):
     def __init__(self, in_progress: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
 
 class VectorStore(_message.Message):
-    __slots__ = ("id", "object", "project_id", "name", "metadata", "chunking_strategy", "expires_after", "expires_at", "last_active_at", "created_at", "updated_at", "status", "file_counts", "usage_bytes", "embedding_model", "on_behalf_of")
+    __slots__ = ("id", "object", "project_id", "name", "metadata", "chunking_strategy", "expires_after", "expires_at", "last_active_at", "created_at", "updated_at", "status", "file_counts", "usage_bytes", "embedding_model", "on_behalf_of", "keyword_analyzer")
     ID_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,7 @@ class VectorStore(_message.Message):
     USAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
     ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_ANALYZER_FIELD_NUMBER: _ClassVar[int]
     id: str
     object: str
     project_id: str
@@ -105,7 +106,8 @@ class VectorStore(_message.Message):
     usage_bytes: int
     embedding_model: str
     on_behalf_of: str
-    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_common_pb2.ChunkingStrategy, _Mapping]] = ..., expires_after: _Optional[_Union[ExpiresAfter, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_active_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[VectorStoreStatus, str]] = ..., file_counts: _Optional[_Union[FileCounts, _Mapping]] = ..., usage_bytes: _Optional[int] = ..., embedding_model: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+    keyword_analyzer: str
+    def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_common_pb2.ChunkingStrategy, _Mapping]] = ..., expires_after: _Optional[_Union[ExpiresAfter, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_active_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[VectorStoreStatus, str]] = ..., file_counts: _Optional[_Union[FileCounts, _Mapping]] = ..., usage_bytes: _Optional[int] = ..., embedding_model: _Optional[str] = ..., on_behalf_of: _Optional[str] = ..., keyword_analyzer: _Optional[str] = ...) -> None: ...
 
 class VectorStoreFile(_message.Message):
     __slots__ = ("file_id", "object", "vector_store_id", "parse_result_id", "status", "last_error", "usage_bytes", "chunk_count", "attributes", "created_at", "updated_at", "batch_id")
@@ -156,18 +158,20 @@ class FileBatch(_message.Message):
     def __init__(self, id: _Optional[str] = ..., object: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., vector_store_id: _Optional[str] = ..., status: _Optional[_Union[FileBatchStatus, str]] = ..., file_counts: _Optional[_Union[FileCounts, _Mapping]] = ..., job_id: _Optional[str] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateVectorStoreRequest(_message.Message):
-    __slots__ = ("name", "metadata", "chunking_strategy", "expires_after", "request_id")
+    __slots__ = ("name", "metadata", "chunking_strategy", "expires_after", "request_id", "keyword_analyzer")
     NAME_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CHUNKING_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AFTER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_ANALYZER_FIELD_NUMBER: _ClassVar[int]
     name: str
     metadata: _struct_pb2.Struct
     chunking_strategy: _common_pb2.ChunkingStrategy
     expires_after: ExpiresAfter
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_common_pb2.ChunkingStrategy, _Mapping]] = ..., expires_after: _Optional[_Union[ExpiresAfter, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    keyword_analyzer: str
+    def __init__(self, name: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., chunking_strategy: _Optional[_Union[_common_pb2.ChunkingStrategy, _Mapping]] = ..., expires_after: _Optional[_Union[ExpiresAfter, _Mapping]] = ..., request_id: _Optional[str] = ..., keyword_analyzer: _Optional[str] = ...) -> None: ...
 
 class CreateVectorStoreResponse(_message.Message):
     __slots__ = ("vector_store",)

@@ -80,7 +80,10 @@ class ParseLimits:
     """How much one document may make a parser hold (`VECFLOW_PARSE_MAX_*`; see docs/api.md, "Limits")."""
 
     max_characters: int = 32_000_000  # characters of extracted text
-    max_expanded_bytes: int = 256 * 1024 * 1024  # bytes an archive (DOCX) unpacks to, as read
+    max_expanded_bytes: int = 256 * 1024 * 1024  # bytes an archive (DOCX, PPTX, XLSX, EPUB, ODT) unpacks to, as read
+    max_cells: int = 2_000_000  # spreadsheet cells holding a value (XLSX), counted while rows stream
+    max_ocr_pages: int = 500  # pages of one document that OCR may read (images, PDF pages without text)
+    max_table_pages: int = 300  # PDF pages searched for ruled tables (pdf_tables.py); 0: no table search
 
 
 def too_large(what: str, limit: int, unit: str, setting: str) -> ParseError:

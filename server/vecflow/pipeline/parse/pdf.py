@@ -1,4 +1,5 @@
-"""PDF: page texts and document info read by pypdf, falling back to pdfminer.six."""
+"""PDF: page texts and document info read by pypdf, falling back to pdfminer.six; pages without a text layer
+read by OCR (`pdf_ocr`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from vecflow.pipeline.parse.model import (
     CORRUPT_FILE,
     EMPTY_FILE,
     ENCRYPTED_DOCUMENT,
-    NO_TEXT_LAYER,
     DocumentMetadata,
     PageSpan,
     ParsedDocument,
@@ -19,6 +19,10 @@ from vecflow.pipeline.parse.model import (
     ParseLimits,
     library,
 )
+from vecflow.pipeline.parse.ocr import OcrOptions, engine_name, no_text
+from vecflow.pipeline.parse.pdf_ocr import ocr_pdf_pages
+from vecflow.pipeline.parse.pdf_outline import outline_headings
+from vecflow.pipeline.parse.pdf_tables import find_tables
 from vecflow.pipeline.parse.text import clean, language_code, pdf_date, split_authors
 
 
@@ -155,7 +159,7 @@ def _pdf_with_pdfminer(path: Path) -> _PdfText:
     return result
 
 
-def parse_pdf(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
+def parse_pdf(path: Path, charset: str | None, limits: ParseLimits, ocr: OcrOptions | None = None) -> ParsedDocument:
     with path.open("rb") as fp:
         start = fp.read(1024)
     if b"%PDF-" not in start:
@@ -195,13 +199,10 @@ def parse_pdf(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDoc
         raise _corrupt_pdf("it has no pages")
     if result.chars == 0 and not result.complete:  # the pages failed to read: damaged, not scanned
         raise _corrupt_pdf(f"pages could not be read: {result.error}")
+    ocr = ocr or OcrOptions()
+    from_ocr = ocr_pdf_pages(path, result.pages, ocr, limits)  # pages without a text layer (all with force)
     if result.chars == 0:
-        count = len(result.pages)
-        raise ParseError(
-            NO_TEXT_LAYER,
-            f"The PDF has {count} page{'s' if count != 1 else ''} but no text layer (it looks scanned or "
-            "image-only), and OCR is not supported. Run it through an OCR tool such as OCRmyPDF and upload the result.",
-        )
+        raise no_text("PDF", len(result.pages), ocr.mode)
 
     parts: list[str] = []
     spans: list[PageSpan] = []
@@ -211,13 +212,17 @@ def parse_pdf(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDoc
             parts.append("\n\n")
             offset += 2
         parts.append(page_text)
-        spans.append(PageSpan(number, offset, offset + len(page_text)))
+        spans.append(PageSpan(number, offset, offset + len(page_text), ocr_confidence=from_ocr.get(number - 1)))
         offset += len(page_text)
+    tables, parser = find_tables(path, result.pages, result.parser, limits.max_table_pages)
+    parser = f"{parser} + {engine_name()}" if from_ocr else parser
     return ParsedDocument(
         text="".join(parts),
         content_type=PDF,
-        parser=result.parser,
+        parser=parser,
         pages=spans,
+        tables=tables,
+        headings=outline_headings(path, result.pages, spans),
         metadata=DocumentMetadata(
             title=result.title,
             authors=result.authors,

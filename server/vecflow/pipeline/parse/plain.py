@@ -1,4 +1,5 @@
-"""Markdown and plain text: decoded and kept as they are; title, authors, date and language from front matter."""
+"""Markdown and plain text: decoded and kept as they are; title, authors, date and language from front matter;
+Markdown's headings (markdown_headings)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from vecflow.pipeline.detect import MARKDOWN, PLAIN
 from vecflow.pipeline.parse.encoding import decode_text
+from vecflow.pipeline.parse.markdown_headings import markdown_headings
 from vecflow.pipeline.parse.model import DocumentMetadata, ParsedDocument, ParseLimits, library, require_text, whole
 from vecflow.pipeline.parse.text import clean, iso_text, language_code, shorten, split_authors
 
@@ -53,4 +55,5 @@ def parse_text(path: Path, charset: str | None, limits: ParseLimits, *, markdown
         parser=library("charset-normalizer"),
         pages=whole(text),
         metadata=_text_metadata(text, markdown=markdown),
+        headings=markdown_headings(text) if markdown else [],
     )

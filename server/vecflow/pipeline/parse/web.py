@@ -1,8 +1,15 @@
-"""HTML: the visible text of a page's main region, its data tables and its metadata, read by BeautifulSoup."""
+"""HTML: the visible text of a page's main region, its headings, data tables and metadata, read by BeautifulSoup.
+
+Scripts, styles, hidden elements and marked navigation (<nav>, <aside>, a page's <header> and <footer>, ARIA
+landmarks) are dropped, then the main region (<main>, role="main" or a lone <article>, when it holds the page's
+text) is chosen, then unmarked navigation inside it (web_navigation.py: texinfo Next/Previous/Up panels,
+breadcrumbs, cookie banners, sidebars, link lists). h1–h6 become `ParsedDocument.headings`.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +17,7 @@ from vecflow.pipeline.detect import HTML
 from vecflow.pipeline.parse.encoding import codec_name, decode_text
 from vecflow.pipeline.parse.model import (
     DocumentMetadata,
+    Heading,
     ParsedDocument,
     ParseLimits,
     Table,
@@ -18,6 +26,7 @@ from vecflow.pipeline.parse.model import (
     whole,
 )
 from vecflow.pipeline.parse.text import BLANK_LINES, clean, iso_text, language_code, shorten, split_authors
+from vecflow.pipeline.parse.web_navigation import drop_navigation
 
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]+encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
@@ -25,7 +34,6 @@ _DROP_TAGS = [
     "script",
     "style",
     "nav",
-    "header",
     "footer",
     "aside",
     "noscript",
@@ -36,8 +44,16 @@ _DROP_TAGS = [
     "select",
     "button",
     "head",
+    "dialog",
 ]
-_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
+_DROP_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog", "menubar"}
+)
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Marks where a heading's text starts (one per level, h1 = U+E001) and ends (U+E000) in the rendered text:
+# private-use characters, removed from the page's own text first.
+_HEADING_END = "\ue000"
+_MARKS = re.compile("[\ue000-\ue006]")
 # Line breaks an element puts around itself: 2 = paragraph (blank line), 1 = line.
 _HTML_BREAKS = {
     **dict.fromkeys(
@@ -80,6 +96,10 @@ def _drop_boilerplate(root: Any) -> None:
 
     for tag in root.find_all(_DROP_TAGS):
         tag.decompose()
+    # A page's <header> is its banner; an article's <header> holds the article's title (and is kept).
+    for tag in root.find_all("header"):
+        if not tag.decomposed and not (tag.find_parent("article") is not None and tag.find(_HEADINGS) is not None):
+            tag.decompose()
     hidden = [
         tag
         for tag in root.find_all(True)
@@ -148,11 +168,20 @@ def _html_table(table: Any, tables: list[Table]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Edge:
+    """A heading element's start (`opening`) or end in the token stream."""
+
+    node: Any
+    opening: bool
+
+
 def _html_text(root: Any, tables: list[Table]) -> str:
-    """Visible text of `root` with line and paragraph breaks from block elements (iterative, any depth)."""
+    """Visible text of `root` with line and paragraph breaks from block elements (iterative, any depth); the
+    text of each outermost h1–h6 lies between a start mark (its level's) and _HEADING_END."""
     from bs4 import CData, NavigableString, Tag
 
-    tokens: list[str | int] = []
+    tokens: list[str | int | _Edge] = []  # text, a break (1 line, 2 paragraph), a heading's start or end
     stack: list[tuple[Any, bool]] = [(root, False)]
     pre_depth = 0
     while stack:
@@ -161,10 +190,13 @@ def _html_text(root: Any, tables: list[Table]) -> str:
             if node.name == "pre":
                 pre_depth -= 1
             tokens.append(1 if node.name == "code" and pre_depth else _HTML_BREAKS.get(node.name, 0))
+            if node.name in _HEADINGS:
+                tokens.append(_Edge(node, opening=False))
             continue
         if isinstance(node, NavigableString):
             if type(node) in (NavigableString, CData):
-                tokens.append(_Raw(str(node)) if pre_depth else _SPACES.sub(" ", str(node)))
+                value = _MARKS.sub("", str(node))
+                tokens.append(_Raw(value) if pre_depth else _SPACES.sub(" ", value))
             continue
         if not isinstance(node, Tag):
             continue
@@ -175,14 +207,29 @@ def _html_text(root: Any, tables: list[Table]) -> str:
         if name == "pre":
             pre_depth += 1
         tokens.append(1 if name == "code" and pre_depth else _HTML_BREAKS.get(name, 0))
+        if name in _HEADINGS:
+            tokens.append(_Edge(node, opening=True))
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(node.contents))
 
     out: list[str] = []
     pending = 0
+    heading: Any = None  # the outermost heading being rendered
+    started = False  # whether its text has begun (its start mark is written)
+    start_mark = ""
     for token in tokens:
         if isinstance(token, int):
             pending = max(pending, token)
+            continue
+        if isinstance(token, _Edge):
+            if token.opening and heading is None:
+                heading, started = token.node, False
+                start_mark = chr(ord(_HEADING_END) + int(token.node.name[1]))
+            elif not token.opening and token.node is heading:
+                if started:
+                    out[-1] = out[-1].rstrip(" \t")
+                    out.append(_HEADING_END)
+                heading = None
             continue
         raw = isinstance(token, _Raw)
         if out and pending:
@@ -192,9 +239,37 @@ def _html_text(root: Any, tables: list[Table]) -> str:
         elif not out or out[-1].endswith((" ", "\n")):
             token = token if raw else token.lstrip(" ")
         if token:
+            if heading is not None and not started:
+                out.append(start_mark)
+                started = True
             out.append(token)
             pending = 0
     return "".join(out)
+
+
+def _unmark(marked: str) -> tuple[str, list[Heading]]:
+    """The text without its heading marks, and the headings they marked, at their positions in that text."""
+    parts: list[str] = []
+    headings: list[Heading] = []
+    length = 0
+    position = 0
+    level = 0  # of the heading being read, 0 outside one
+    first_part = start = 0
+    for match in _MARKS.finditer(marked):
+        piece = marked[position : match.start()]
+        parts.append(piece)
+        length += len(piece)
+        position = match.end()
+        mark = match.group()
+        if mark != _HEADING_END:
+            level, first_part, start = ord(mark) - ord(_HEADING_END), len(parts), length
+        elif level:
+            title = shorten("".join(parts[first_part:]))
+            if title:
+                headings.append(Heading(level=level, title=title, char_start=start))
+            level = 0
+    parts.append(marked[position:])
+    return "".join(parts), headings
 
 
 def _meta_content(soup: Any, *names: str) -> list[str]:
@@ -246,8 +321,11 @@ def parse_html(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
     del text
     meta = _html_metadata(soup)
     _drop_boilerplate(soup)
+    region = _main_region(soup)
+    drop_navigation(region)
     tables: list[Table] = []
-    body = require_text(clean(BLANK_LINES.sub("\n\n", _html_text(_main_region(soup), tables))), "HTML page")
+    body, headings = _unmark(clean(BLANK_LINES.sub("\n\n", _html_text(region, tables))))
+    require_text(body, "HTML page")
     return ParsedDocument(
         text=body,
         content_type=HTML,
@@ -255,4 +333,5 @@ def parse_html(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
         pages=whole(body),
         metadata=meta,
         tables=tables,
+        headings=headings,
     )

@@ -1,7 +1,9 @@
-"""DOCX (Word 2007+): body, notes, headers and footers, tables and core properties, read by python-docx."""
+"""DOCX (Word 2007+): body, notes, headers and footers, tables, headings (Title, Heading 1–9 and outline levels)
+and core properties, read by python-docx."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -9,24 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from vecflow.pipeline.detect import DOCX
+from vecflow.pipeline.parse.archive import OLE_MAGIC, measure, ole_contains
 from vecflow.pipeline.parse.model import (
     CORRUPT_FILE,
     ENCRYPTED_DOCUMENT,
     UNSUPPORTED_TYPE,
     DocumentMetadata,
+    Heading,
     ParsedDocument,
     ParseError,
     ParseLimits,
     Table,
     library,
     require_text,
-    too_large,
     whole,
 )
 from vecflow.pipeline.parse.text import clean, iso, language_code, shorten, split_authors
-
-_ZIP_READ = 1 << 20  # bytes a zip member is read by when its real size is measured
-
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -39,7 +39,8 @@ _MC_ALTERNATE, _MC_CHOICE, _MC_FALLBACK = _MC + "AlternateContent", _MC + "Choic
 _W_SKIP = frozenset(
     {_W + "pPr", _W + "rPr", _W + "tblPr", _W + "trPr", _W + "tcPr", _W + "delText", _W + "instrText", _W_TXBX}
 )
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_W_PSTYLE, _W_OUTLINE = f"{_W}pPr/{_W}pStyle", f"{_W}pPr/{_W}outlineLvl"
+_HEADING_STYLE = re.compile(r"heading ([1-9])")
 
 
 def _corrupt_docx(detail: str) -> ParseError:
@@ -50,25 +51,14 @@ def _corrupt_docx(detail: str) -> ParseError:
     )
 
 
-def _ole_contains(path: Path, *names: str) -> bool:
-    needles = [name.encode("utf-16-le") for name in names]
-    overlap = max(len(n) for n in needles)
-    tail = b""
-    with path.open("rb") as fp:
-        while chunk := fp.read(1 << 20):
-            window = tail + chunk
-            if any(needle in window for needle in needles):
-                return True
-            tail = window[-overlap:]
-    return False
-
-
 class _DocxWalker:
     """Collects text blocks and tables from WordprocessingML elements, in document order."""
 
-    def __init__(self, tables: list[Table]) -> None:
+    def __init__(self, tables: list[Table], heading_styles: dict[str, int] | None = None) -> None:
         self.blocks: list[str] = []
         self.tables = tables
+        self.heading_styles = heading_styles  # paragraph style id -> heading level; None: headings not wanted
+        self.headings: list[tuple[int, str, int]] = []  # (level, text, index in blocks) of heading paragraphs
 
     def container(self, element: Any) -> None:
         for child in element:
@@ -96,6 +86,10 @@ class _DocxWalker:
         _inline_text(p, pieces, boxes)
         text = "".join(pieces).strip()
         if text:
+            if self.heading_styles is not None:
+                level = _paragraph_level(p, self.heading_styles)
+                if level:
+                    self.headings.append((level, text, len(self.blocks)))
             self.blocks.append(text)
         for box in boxes:
             self.container(box)
@@ -164,6 +158,73 @@ def _xml_root(part: Any) -> Any:
     return etree.fromstring(part.blob, parser)
 
 
+def _outline_level(element: Any) -> int:
+    """1 + the outline level (w:outlineLvl 0–8) set on a paragraph or style element; 0 for none or body text."""
+    found = element.find(_W_OUTLINE)
+    value = found.get(_W_VAL) if found is not None else None
+    return int(value) + 1 if value is not None and value.isdigit() and int(value) < 9 else 0
+
+
+def _heading_styles(document: Any) -> dict[str, int]:
+    """Paragraph style id -> heading level: Title 1, Heading N N, else an outline level of the style or of the
+    style it is based on (a custom heading style)."""
+    levels: dict[str, int] = {}
+    try:
+        styles = list(document.styles)
+    except (KeyError, ValueError, AttributeError):
+        return levels
+    for style in styles:
+        try:
+            if style.type != 1 or not style.style_id:  # WD_STYLE_TYPE.PARAGRAPH
+                continue
+            current, level = style, 0
+            for _ in range(10):  # based-on chains are short; a cycle must not hang us
+                name = (current.name or "").lower()
+                matched = _HEADING_STYLE.fullmatch(name)
+                level = 1 if name == "title" else int(matched.group(1)) if matched else _outline_level(current.element)
+                current = current.base_style
+                if level or current is None:
+                    break
+        except (KeyError, ValueError, AttributeError):
+            continue
+        if level:
+            levels[style.style_id] = level
+    return levels
+
+
+def _paragraph_level(p: Any, heading_styles: dict[str, int]) -> int:
+    """The heading level of paragraph `p` (its own outline level, else its style's); 0 when it is no heading."""
+    own = _outline_level(p)
+    if own:
+        return own
+    style = p.find(_W_PSTYLE)
+    return heading_styles.get(style.get(_W_VAL) or "", 0) if style is not None else 0
+
+
+def _locate_headings(text: str, blocks: list[str], found: list[tuple[int, str, int]]) -> list[Heading]:
+    """Headings at their paragraphs in `text`, which is ``clean("\n\n".join(blocks + more))``: a heading's offset
+    is the cleaned length of the blocks before it (cleaned piece by piece between sentinels, so that `clean`
+    strips nothing inside), less the whitespace the whole text lost at its start."""
+    headings: list[Heading] = []
+    done = 0  # blocks measured so far
+    cleaned = 0  # their cleaned length, separators included
+    lead: int | None = None  # whitespace `clean` strips at the start of the text
+    for level, raw_title, index in found:
+        if index > done:
+            piece = clean("|" + "\n\n".join(blocks[done:index]) + "\n\n|")[1:-1]
+            if lead is None:
+                lead = len(piece) - len(piece.lstrip())
+            cleaned += len(piece)
+            done = index
+        elif lead is None:
+            lead = 0
+        at = cleaned - lead
+        title = clean(raw_title)
+        if title and text.startswith(title, at):
+            headings.append(Heading(level, " ".join(title.split()), at))
+    return headings
+
+
 def _docx_title_paragraph(document: Any) -> str | None:
     """The first paragraph styled Title (or else Heading 1) near the top, for documents without a title property."""
     found: dict[str, str] = {}
@@ -178,25 +239,11 @@ def _docx_title_paragraph(document: Any) -> str | None:
     return found.get("title") or found.get("heading 1")
 
 
-def _measure_zip(archive: zipfile.ZipFile, limit: int) -> None:
-    """Unpack every member in small reads, counting the bytes that really come out (headers can lie) and
-    checking each CRC, before a library reads the package whole."""
-    total = 0
-    for info in archive.infolist():
-        if info.file_size > limit:  # declared over the limit: no need to read it
-            raise too_large("DOCX package", limit, "bytes unpacked", "VECFLOW_PARSE_MAX_EXPANDED_BYTES")
-        with archive.open(info) as member:
-            while chunk := member.read(_ZIP_READ):
-                total += len(chunk)
-                if total > limit:
-                    raise too_large("DOCX package", limit, "bytes unpacked", "VECFLOW_PARSE_MAX_EXPANDED_BYTES")
-
-
 def parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:
     with path.open("rb") as fp:
         magic = fp.read(8)
-    if magic == _OLE_MAGIC:
-        if _ole_contains(path, "EncryptedPackage", "EncryptionInfo"):
+    if magic == OLE_MAGIC:
+        if ole_contains(path, "EncryptedPackage", "EncryptionInfo"):
             raise ParseError(
                 ENCRYPTED_DOCUMENT,
                 "The DOCX file is password-protected. Open it in Word, remove the password "
@@ -214,7 +261,7 @@ def parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
             names = set(archive.namelist())
             if "word/document.xml" not in names and "[Content_Types].xml" not in names:
                 raise _corrupt_docx("the ZIP package has no Word document in it")
-            _measure_zip(archive, limits.max_expanded_bytes)
+            measure(archive, limits.max_expanded_bytes, "DOCX")
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError) as exc:
         raise _corrupt_docx(f"the ZIP package cannot be read: {exc}") from exc
 
@@ -237,7 +284,7 @@ def parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
         raise _corrupt_docx(str(exc) or type(exc).__name__) from exc
 
     tables: list[Table] = []
-    body = _DocxWalker(tables)
+    body = _DocxWalker(tables, _heading_styles(document))
     body.container(document.element.body)
     extra: list[str] = []
     try:
@@ -280,4 +327,5 @@ def parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
         pages=whole(text),
         metadata=meta,
         tables=tables,
+        headings=_locate_headings(text, body.blocks, body.headings),
     )

@@ -13,6 +13,14 @@ fails with IntegrityError and the winner is re-read. Limits: ``max_task_items`` 
 ``max_item_payload_bytes`` of compact UTF-8 JSON for each item's payload and, separately, its item_info
 (INVALID_ARGUMENT naming ``items[i].payload``). The whole request is also bounded by gRPC's message size
 (VECFLOW_MAX_MESSAGE_BYTES): a larger request is RESOURCE_EXHAUSTED from gRPC itself, before any handler runs.
+
+Keyword analyzers
+-----------------
+A project's collection has one keyword analyzer (its items live in that analyzer's Milvus collection, see
+vecflow.vectors.milvus.analyzers): the first task that writes to it records its ``keyword_analyzer`` (english
+when unset) in the same transaction as the task (storage.item_collections); later tasks take that one, and one
+naming another is FAILED_PRECONDITION (ANALYZER_MISMATCH). A collection that holds english items from before the
+choice existed (no record) cannot be switched to another analyzer either. Searches use the recorded analyzer.
 """
 
 from __future__ import annotations
@@ -30,12 +38,13 @@ from vecflow.pipeline.embed import Embedder
 from vecflow.services.auth import Principal
 from vecflow.services.search import check_search, milvus_filter, run_search
 from vecflow.services.upsertion.items import Created, NewItem, check_items, items_digest
+from vecflow.services.vector_stores import resolve_analyzer
+from vecflow.storage import item_collections, paging
 from vecflow.storage import models as m
-from vecflow.storage import paging
 from vecflow.storage import upsertion as store
 from vecflow.storage.db import Database, IntegrityError
 from vecflow.storage.models import utcnow
-from vecflow.vectors.milvus import Hit
+from vecflow.vectors.milvus import DEFAULT_ANALYZER, Hit
 
 MAX_LIST_LIMIT = 500
 DEFAULT_LIST_LIMIT = 50
@@ -57,6 +66,15 @@ Hits = list[Hit]
 
 class _TaskExists(Exception):
     """Raised inside the create transaction to roll it back: the task id is taken."""
+
+
+def _analyzer_mismatch(collection: str, has: str, wanted: str, why: str = "") -> FailedPrecondition:
+    return FailedPrecondition(
+        f"the project's {collection} collection has the {has} keyword analyzer{why}, not {wanted}; leave "
+        f"keyword_analyzer unset (or {has}), or write to the other collection",
+        reason="ANALYZER_MISMATCH",
+        metadata={"collection": collection, "keyword_analyzer": has},
+    )
 
 
 class UpsertionTaskService:
@@ -127,7 +145,13 @@ class UpsertionTaskService:
     # Creating -----------------------------------------------------------------------------------------
 
     async def create(
-        self, caller: Principal, task_id: str, items: Sequence[NewItem], collection: str, text_field: str
+        self,
+        caller: Principal,
+        task_id: str,
+        items: Sequence[NewItem],
+        collection: str,
+        text_field: str,
+        keyword_analyzer: str = "",
     ) -> Created:
         if task_id and not _TASK_ID.match(task_id):
             raise InvalidArgument.field(
@@ -141,6 +165,7 @@ class UpsertionTaskService:
             raise InvalidArgument.field(
                 "text_field", f"must be at most {MAX_TEXT_FIELD} characters without control characters"
             )
+        wanted = resolve_analyzer(keyword_analyzer) if keyword_analyzer else ""
         check_items(caller.project_id, items, self.max_task_items, self.max_item_payload_bytes)
         digest = items_digest(collection, text_field, items)
         if not task_id:
@@ -150,10 +175,14 @@ class UpsertionTaskService:
             if found is not None:
                 return found
         project = caller.project_id
+        await self._check_unrecorded(project, collection, wanted)
 
         def write(w: SyncWrite, job: m.Job) -> None:
             if store.task_exists_in(w.conn, project, task_id):
                 raise _TaskExists()
+            analyzer = item_collections.claim_in(w.conn, project, collection, wanted or DEFAULT_ANALYZER)
+            if wanted and analyzer != wanted:
+                raise _analyzer_mismatch(collection, analyzer, wanted)
             now = utcnow()
             store.insert_task_in(  # on PostgreSQL a concurrent create of this id fails here (IntegrityError)
                 w.conn,
@@ -163,6 +192,7 @@ class UpsertionTaskService:
                     collection=collection,
                     status="pending",
                     text_field=text_field,
+                    keyword_analyzer=analyzer,
                     items_digest=digest,
                     total_items=len(items),
                     upserted_items=0,
@@ -173,22 +203,35 @@ class UpsertionTaskService:
                 items,
             )
 
-        try:
-            await self.engine.submit(
-                project,
-                OPERATION,
-                source_id=task_id,
-                params={"task_id": task_id, "collection": collection, "text_field": text_field},
-                on_behalf_of=caller.on_behalf_of,
-                also=write,
-            )
-        except (_TaskExists, IntegrityError):
-            found = await self._existing(caller, task_id, digest)
-            if found is None:
-                raise
-            return found
+        for attempt in range(2):
+            try:
+                await self.engine.submit(
+                    project,
+                    OPERATION,
+                    source_id=task_id,
+                    params={"task_id": task_id, "collection": collection, "text_field": text_field},
+                    on_behalf_of=caller.on_behalf_of,
+                    also=write,
+                )
+                break
+            except (_TaskExists, IntegrityError):
+                found = await self._existing(caller, task_id, digest)
+                if found is not None:
+                    return found
+                if attempt:  # not the id: a concurrent first task of the collection claimed its analyzer; again
+                    raise
         task, failed = await self.get(caller, task_id)
         return Created(task, failed, True)
+
+    async def _check_unrecorded(self, project_id: str, collection: str, wanted: str) -> None:
+        """A collection with no analyzer recorded may hold english items from before the choice: those keep it."""
+        if not wanted or wanted == DEFAULT_ANALYZER:
+            return
+        if await item_collections.analyzer_of(self.db, project_id, collection) is not None:
+            return  # recorded: the create transaction compares
+        index = await self.index()
+        if await index.count_items(collection, project_id):  # type: ignore[arg-type]
+            raise _analyzer_mismatch(collection, DEFAULT_ANALYZER, wanted, " (it holds items from before analyzers)")
 
     async def _existing(self, caller: Principal, task_id: str, digest: str) -> Created | None:
         """The task with this id (created=False) when its items are the same; None when there is none."""
@@ -286,6 +329,7 @@ class UpsertionTaskService:
         expr = milvus_filter(
             filter_text, prefix="payload", typed={"object_id": "str"}, json_columns=frozenset({"payload", "item_info"})
         )
+        analyzer = await item_collections.analyzer_of(self.db, caller.project_id, collection) or DEFAULT_ANALYZER
         index = await self.index()
         return await run_search(
             self.embedder,
@@ -302,5 +346,6 @@ class UpsertionTaskService:
                 filter_expr=expr,
                 dense_weight=dense_weight,
                 keyword_weight=keyword_weight,
+                analyzer=analyzer,
             ),
         )

@@ -14,16 +14,21 @@ Collections (created by `open()` when missing; opening again is a no-op)
     file_id          VARCHAR(64)    INVERTED index
     file_name        VARCHAR(1024)  (truncated to 1024 UTF-8 bytes)
     chunk_index, page, char_start, char_end     INT64
-    text             VARCHAR(65535) english analyzer, enable_match
+    text             VARCHAR(65535) the keyword analyzer (english), enable_match
     sparse           SPARSE_FLOAT_VECTOR = BM25(text), computed by Milvus; SPARSE_INVERTED_INDEX, BM25
     dense            FLOAT_VECTOR(dim), COSINE; VECFLOW_MILVUS_INDEX, "auto": FLAT on milvus-lite, HNSW on a server
     attributes       JSON, free-form, for the caller's filters
+    section          VARCHAR(2048)  the chunk's section path ("2 Basic › 2.1 Numbers"); INVERTED index.
+                     A collection created before sections lacks it and works on without (`schema`).
+
+``vecflow_chunks_<analyzer>`` -- the same, for the stores whose keyword analyzer is not english (`analyzers`:
+a text field's analyzer is fixed when its collection is made), created on first use.
 
 ``vecflow_items_default`` and ``vecflow_items_categories`` -- upsertion-task items:
 
     pk VARCHAR(640) (``f"{project_id}:{object_id}"``), project_id VARCHAR(64) and object_id VARCHAR(512)
     (both INVERTED), text / sparse / dense as above, payload JSON, item_info JSON.
-    (pk is 640 rather than 256 long: 64 + 1 + 512 characters must fit.)
+    (pk is 640 rather than 256 long: 64 + 1 + 512 characters must fit.) ``..._<analyzer>`` twins as for chunks.
 
 Why it looks like this
 ----------------------
@@ -66,13 +71,15 @@ Why it looks like this
 
 Modules
 -------
-``index`` (`MilvusIndex`), ``search`` (search and counts, `Hit`), ``schema`` (collections, indexes, analyzer),
+``index`` (`MilvusIndex`), ``search`` (search and counts, `Hit`), ``schema`` (collections, indexes),
+``analyzers`` (the keyword analyzers and their collections),
 ``dense`` (the dense index: its types, how "auto" decides, creating it), ``rows`` (primary keys, row checks),
 ``expressions`` (literals, scopes, the raw-filter pre-check), ``filters`` (the filter tree and its Milvus
 rendering), ``errors`` (`VectorIndexError`, pymilvus error mapping), ``lite`` (milvus-lite's child process),
 ``client`` (loading pymilvus).
 """
 
+from vecflow.vectors.milvus.analyzers import ANALYZERS, DEFAULT_ANALYZER, check_analyzer
 from vecflow.vectors.milvus.dense import INDEX_TYPES
 from vecflow.vectors.milvus.errors import InvalidFilterError, VectorIndexError
 from vecflow.vectors.milvus.expressions import string_literal
@@ -85,16 +92,19 @@ from vecflow.vectors.milvus.filters import (
     Not,
     Number,
     Or,
+    Prefix,
     Value,
     render_filter,
 )
-from vecflow.vectors.milvus.index import MilvusIndex
+from vecflow.vectors.milvus.index import MilvusIndex, index_setting_refusal
 from vecflow.vectors.milvus.rows import ITEM_PK_BYTES, chunk_generation, chunk_pk, item_pk, stored_pk_bytes
 from vecflow.vectors.milvus.schema import CHUNKS_COLLECTION, ITEM_COLLECTIONS, ItemCollection
 from vecflow.vectors.milvus.search import Hit, SearchMode
 
 __all__ = [
+    "ANALYZERS",
     "CHUNKS_COLLECTION",
+    "DEFAULT_ANALYZER",
     "INDEX_TYPES",
     "ITEM_COLLECTIONS",
     "ITEM_PK_BYTES",
@@ -110,11 +120,14 @@ __all__ = [
     "Not",
     "Number",
     "Or",
+    "Prefix",
     "SearchMode",
     "Value",
     "VectorIndexError",
+    "check_analyzer",
     "chunk_generation",
     "chunk_pk",
+    "index_setting_refusal",
     "item_pk",
     "render_filter",
     "stored_pk_bytes",

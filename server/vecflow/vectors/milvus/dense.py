@@ -20,6 +20,29 @@ _BUILD: dict[str, dict[str, Any]] = {"HNSW": {"M": 16, "efConstruction": 200}, "
 log = logging.getLogger("vecflow.vectors.milvus")
 
 
+LITE_BUILDS = frozenset({"FLAT", "IVF_FLAT", "AUTOINDEX"})  # what milvus-lite's engine builds (no HNSW)
+
+
+def lite_refusal(index_type: str) -> str | None:
+    """Why milvus-lite's engine cannot build the explicit `index_type`, or None when it can (or "auto")."""
+    if index_type == "auto" or index_type in LITE_BUILDS:
+        return None
+    return (
+        f"{SETTING}={index_type}, but milvus-lite's engine builds only {', '.join(sorted(LITE_BUILDS))}: set "
+        f"{SETTING} to auto (FLAT here) or to one of those, or point VECFLOW_MILVUS_URI at a Milvus server"
+    )
+
+
+def server_version(client: MilvusClient, opts: dict[str, Any]) -> str | None:
+    """The version of the Milvus server behind `client`; None for milvus-lite's engine (no GetVersion)."""
+    try:
+        return str(client.get_server_version(**opts))
+    except Exception as exc:
+        if _status_name(exc) != "UNIMPLEMENTED":
+            raise
+        return None
+
+
 def resolve_index_type(index_type: str) -> str:
     """ "auto", or the index type `index_type` names (in any case); anything else is a ValueError."""
     wanted = index_type.strip().upper() if isinstance(index_type, str) else ""
@@ -58,11 +81,8 @@ def choose(client: MilvusClient, requested: str, opts: dict[str, Any]) -> DenseC
     """
     if requested != "auto":
         return DenseChoice(requested, f"{SETTING}={requested}", auto=False)
-    try:
-        version = client.get_server_version(**opts)
-    except Exception as exc:
-        if _status_name(exc) != "UNIMPLEMENTED":
-            raise
+    version = server_version(client, opts)
+    if version is None:
         return DenseChoice(
             "FLAT",
             f"{SETTING}=auto: the server does not implement GetVersion, so it is milvus-lite's engine, "

@@ -46,6 +46,18 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class Prefix:
+    """`field STARTS_WITH "text"`: a string field that begins with `prefix`.
+
+    Rendered as a range, ``field >= "prefix" and field < "prefiy"`` (the prefix with its last character
+    incremented), not as ``like "prefix%"``: `like` treats ``%`` and ``_`` in the prefix as wildcards, and the
+    escape for them (a backslash before ``%``) crashes milvus-lite's expression parser."""
+
+    field: Field
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """`NOT operand`."""
 
@@ -66,13 +78,14 @@ class Or:
     operands: tuple[Filter, ...]
 
 
-Filter = Comparison | Membership | Not | And | Or
+Filter = Comparison | Membership | Prefix | Not | And | Or
 
 
 def render_filter(node: Filter | None) -> str:
     """`node` as a Milvus expression ("" for no filter).
 
-    NOT is pushed down to the comparisons (De Morgan; `=` ↔ `!=`, `<` ↔ `>=`, `in` ↔ `not in`),
+    NOT is pushed down to the comparisons (De Morgan; `=` ↔ `!=`, `<` ↔ `>=`, `in` ↔ `not in`, a prefix's
+    range ↔ its outside),
     because milvus-lite rejects a `not` node.
     """
     return "" if node is None else _render(node, False)
@@ -87,8 +100,30 @@ def _render(node: Filter, negate: bool) -> str:
     if isinstance(node, Membership):
         values = ", ".join(_value(v) for v in node.values)
         return f"{_field(node.field)} {'not in' if negate else 'in'} [{values}]"
+    if isinstance(node, Prefix):
+        return _prefix(node, negate)
     op = NEGATED[node.op] if negate else node.op
     return f"{_field(node.field)} {OPS[op]} {_value(node.value)}"
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (None when there is none)."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    code = ord(stripped[-1]) + 1
+    if 0xD800 <= code <= 0xDFFF:  # surrogates are no characters: the next one is U+E000
+        code = 0xE000
+    return stripped[:-1] + chr(code)
+
+
+def _prefix(node: Prefix, negate: bool) -> str:
+    field, low, high = _field(node.field), _value(node.prefix), _successor(node.prefix)
+    if high is None:
+        return f"{field} {'<' if negate else '>='} {low}"
+    if negate:
+        return f"({field} < {low} or {field} >= {_value(high)})"
+    return f"({field} >= {low} and {field} < {_value(high)})"
 
 
 def _field(field: Field) -> str:

@@ -15,7 +15,8 @@ _PK_UNSAFE = re.compile(r"[%'\\]")
 _PK_ESCAPED = re.compile(r"%(25|27|5C)")
 
 CHUNK_REQUIRED = ("pk", "project_id", "vector_store_id", "file_id", "chunk_index", "text", "dense")
-CHUNK_KEYS = frozenset((*CHUNK_REQUIRED, "file_name", "page", "char_start", "char_end", "attributes"))
+CHUNK_KEYS = frozenset((*CHUNK_REQUIRED, "file_name", "page", "char_start", "char_end", "attributes", "section"))
+SECTION_BYTES = 2048  # a chunk's section path, UTF-8 (longer ones are cut)
 ITEM_REQUIRED = ("project_id", "object_id", "text", "dense")
 ITEM_KEYS = frozenset((*ITEM_REQUIRED, "pk", "payload", "item_info"))
 
@@ -142,8 +143,9 @@ def _check_keys(raw: Mapping[str, Any], allowed: frozenset[str], required: tuple
         raise invalid(f"{where} is missing {missing}")
 
 
-def chunk_row(raw: Mapping[str, Any], pos: int, dim: int) -> tuple[dict[str, Any], int]:
-    """The checked chunk row `rows[pos]` and its approximate size in bytes."""
+def chunk_row(raw: Mapping[str, Any], pos: int, dim: int, *, section: bool = True) -> tuple[dict[str, Any], int]:
+    """The checked chunk row `rows[pos]` and its approximate size in bytes; without `section` (a collection
+    from before sections) the row has no section field."""
     where = f"rows[{pos}]"
     _check_keys(raw, CHUNK_KEYS, CHUNK_REQUIRED, where)
     text, size = _text(raw["text"], f"{where}.text", 65535, required=False)
@@ -161,6 +163,8 @@ def chunk_row(raw: Mapping[str, Any], pos: int, dim: int) -> tuple[dict[str, Any
         "dense": dense_vector(raw["dense"], dim, f"{where}.dense"),
         "attributes": json_value(raw.get("attributes"), f"{where}.attributes"),
     }
+    if section:
+        row["section"] = _truncate(raw.get("section"), SECTION_BYTES)
     return row, size + 4 * dim + 512
 
 
