@@ -28,7 +28,7 @@ from vecflow.pipeline.parse.model import (
     require_text,
     whole,
 )
-from vecflow.pipeline.parse.text import clean, iso, language_code, shorten, split_authors
+from vecflow.pipeline.parse.text import clean, properties_metadata, shorten
 
 _APP = "LibreOffice Writer"
 _MAX_REPEAT = 100
@@ -155,12 +155,12 @@ def _refuse_encrypted(path: Path) -> None:
 
 def _metadata(document: Any) -> DocumentMetadata:
     meta = document.meta
-    return DocumentMetadata(
-        title=clean(meta.get_title() or "") or None,
-        authors=split_authors(meta.get_initial_creator() or meta.get_creator()),
-        created=iso(meta.get_creation_date()),
-        modified=iso(meta.get_modification_date()),
-        language=language_code(meta.get_language()),
+    return properties_metadata(
+        meta.get_title(),
+        meta.get_initial_creator() or meta.get_creator(),
+        meta.get_creation_date(),
+        meta.get_modification_date(),
+        meta.get_language(),
     )
 
 

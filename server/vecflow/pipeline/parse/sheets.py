@@ -27,7 +27,7 @@ from vecflow.pipeline.parse.model import (
     require_text,
     too_large,
 )
-from vecflow.pipeline.parse.text import clean, iso, language_code, split_authors
+from vecflow.pipeline.parse.text import clean, properties_metadata
 
 _APP = "Excel or LibreOffice Calc"
 
@@ -98,13 +98,7 @@ def _sheet(sheet: Any, counter: _Counter) -> tuple[list[str], Table]:
 
 def _metadata(workbook: Any) -> DocumentMetadata:
     props = workbook.properties
-    return DocumentMetadata(
-        title=clean(props.title or "") or None,
-        authors=split_authors(props.creator),
-        created=iso(props.created),
-        modified=iso(props.modified),
-        language=language_code(props.language),
-    )
+    return properties_metadata(props.title, props.creator, props.created, props.modified, props.language)
 
 
 def parse_xlsx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:

@@ -26,7 +26,7 @@ from vecflow.pipeline.parse.model import (
     require_text,
     too_large,
 )
-from vecflow.pipeline.parse.text import clean, iso, language_code, shorten, split_authors
+from vecflow.pipeline.parse.text import clean, properties_metadata, shorten
 
 _APP = "PowerPoint or LibreOffice Impress"
 
@@ -102,13 +102,7 @@ def _notes(slide: Any) -> str:
 
 def _metadata(presentation: Any) -> DocumentMetadata:
     props = presentation.core_properties
-    return DocumentMetadata(
-        title=clean(props.title or "") or None,
-        authors=split_authors(props.author),
-        created=iso(props.created),
-        modified=iso(props.modified),
-        language=language_code(props.language),
-    )
+    return properties_metadata(props.title, props.author, props.created, props.modified, props.language)
 
 
 def parse_pptx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDocument:

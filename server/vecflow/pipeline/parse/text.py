@@ -8,6 +8,8 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from vecflow.pipeline.parse.model import DocumentMetadata
+
 _LANGDETECT_SEED = 0
 
 
@@ -82,6 +84,19 @@ def split_authors(value: Any) -> list[str]:
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def properties_metadata(
+    title: str | None, author: Any, created: datetime | None, modified: datetime | None, language: Any
+) -> DocumentMetadata:
+    """Metadata from a document's own properties (Office core properties, OpenDocument meta), as stored."""
+    return DocumentMetadata(
+        title=clean(title or "") or None,
+        authors=split_authors(author),
+        created=iso(created),
+        modified=iso(modified),
+        language=language_code(language),
+    )
 
 
 def iso_text(value: str | None) -> str | None:

@@ -26,7 +26,7 @@ from vecflow.pipeline.parse.model import (
     require_text,
     whole,
 )
-from vecflow.pipeline.parse.text import clean, iso, language_code, shorten, split_authors
+from vecflow.pipeline.parse.text import clean, properties_metadata, shorten
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -313,11 +313,7 @@ def parse_docx(path: Path, charset: str | None, limits: ParseLimits) -> ParsedDo
     meta = DocumentMetadata()
     if any(rel.reltype == RT.CORE_PROPERTIES for rel in document.part.package.rels.values()):
         props = document.core_properties
-        meta.title = clean(props.title or "") or None
-        meta.authors = split_authors(props.author)
-        meta.created = iso(props.created)
-        meta.modified = iso(props.modified)
-        meta.language = language_code(props.language)
+        meta = properties_metadata(props.title, props.author, props.created, props.modified, props.language)
     if meta.title is None:
         meta.title = _docx_title_paragraph(document)
     return ParsedDocument(
