@@ -10,6 +10,7 @@ the sender the author, the Date header the creation time.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import tempfile
 from collections.abc import Callable
@@ -161,9 +162,7 @@ def _read_attachment(
     try:
         if left <= 0:
             raise too_large("text", out.limits.max_characters, "characters", "VECFLOW_PARSE_MAX_CHARACTERS")
-        limits = ParseLimits(
-            max_characters=left, max_expanded_bytes=out.limits.max_expanded_bytes, max_cells=out.limits.max_cells
-        )
+        limits = dataclasses.replace(out.limits, max_characters=left)  # every other limit as the operator set it
         return out.parse_attachment(path, media_type, limits), ""
     except ParseError as err:
         return None, f"{err.code}: {err.message}"
