@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -100,19 +100,23 @@ def _pinned_url(target: _Target, ip: IPAddress) -> str:
     return f"{target.scheme}://{host}:{target.port}{target.target}"
 
 
-async def _open_response(client: httpx.AsyncClient, target: _Target, addresses: Iterable[IPAddress]) -> httpx.Response:
-    """Send GET to the first checked address that accepts a connection."""
-    headers = {
-        "Host": target.host_header,
-        "User-Agent": _USER_AGENT,
-        "Accept": "*/*",
-        "Accept-Encoding": "identity",
-        "Connection": "close",
-    }
+async def send_pinned(
+    client: httpx.AsyncClient,
+    method: str,
+    target: _Target,
+    addresses: Iterable[IPAddress],
+    headers: Mapping[str, str],
+    content: bytes | None = None,
+) -> httpx.Response:
+    """Send `method` to the first checked address that accepts a connection (the original host in `Host` and
+    SNI, no redirects followed); the response is streamed, its body unread."""
+    sent = {"Host": target.host_header, "Accept-Encoding": "identity", "Connection": "close", **headers}
     extensions = {"sni_hostname": target.name} if target.scheme == "https" else {}
     last: httpx.ConnectError | None = None
     for ip in addresses:
-        request = client.build_request("GET", _pinned_url(target, ip), headers=headers, extensions=extensions)
+        request = client.build_request(
+            method, _pinned_url(target, ip), headers=sent, content=content, extensions=extensions
+        )
         try:
             return await client.send(request, stream=True, follow_redirects=False)
         except httpx.ConnectError as exc:  # nothing was sent; the next address is safe to try
@@ -205,7 +209,9 @@ async def _fetch(url: str, tmp: Path, policy: FetchPolicy, state: dict[str, str]
             except FetchError as exc:
                 raise _redirected(exc, via) from None
             try:
-                response = await _open_response(client, target, addresses)
+                response = await send_pinned(
+                    client, "GET", target, addresses, {"User-Agent": _USER_AGENT, "Accept": "*/*"}
+                )
             except httpx.ConnectTimeout:
                 raise FetchError(
                     FETCH_TIMEOUT,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import httpx
 
-from vecflow.pipeline.fetch.client import _pinned_url, _resolve, _ssl_context
+from vecflow.pipeline.fetch.client import _resolve, _ssl_context, send_pinned
 from vecflow.pipeline.fetch.policy import (
     FETCH_FAILED,
     FETCH_TIMEOUT,
@@ -62,29 +62,10 @@ async def _send(
     client: httpx.AsyncClient, target: _Target, addresses: Iterable[IPAddress], body: bytes, headers: Mapping[str, str]
 ) -> int:
     """POST to the first checked address that accepts a connection; the answer's status (its body unread)."""
-    sent = {
-        "Host": target.host_header,
-        "User-Agent": USER_AGENT,
-        "Content-Type": "application/json",
-        "Accept-Encoding": "identity",
-        "Connection": "close",
-        **headers,
-    }
-    extensions = {"sni_hostname": target.name} if target.scheme == "https" else {}
-    last: httpx.ConnectError | None = None
-    for ip in addresses:
-        request = client.build_request(
-            "POST", _pinned_url(target, ip), headers=sent, content=body, extensions=extensions
-        )
-        try:
-            response = await client.send(request, stream=True, follow_redirects=False)
-        except httpx.ConnectError as exc:  # nothing was sent; the next address is safe to try
-            last = exc
-            continue
-        await response.aclose()
-        return response.status_code
-    assert last is not None
-    raise last
+    sent = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers}
+    response = await send_pinned(client, "POST", target, addresses, sent, content=body)
+    await response.aclose()
+    return response.status_code
 
 
 async def post(url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy) -> int:
